@@ -1,0 +1,41 @@
+"""Turning an HTTP answer into a typed record or the right exception; no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TypeVar
+
+from airflow_provider_sixtyfour.protocol.endpoints import ApiCall
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourResponseError, error_for_response
+from airflow_provider_sixtyfour.protocol.models import MalformedAnswer
+from airflow_provider_sixtyfour.protocol.retry import parse_retry_after
+
+T = TypeVar("T")
+
+
+def read_answer(call: ApiCall[T], status_code: int, body: bytes, headers: Mapping[str, str], reason: str = "") -> T:
+    """Parse a final answer to ``call``: the typed record for 2xx, else raise the mapped error."""
+    if status_code >= 400:
+        raise error_for_response(
+            status_code,
+            call.method,
+            call.path,
+            body,
+            reason=reason,
+            retry_after=parse_retry_after(headers),
+        )
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        snippet = body[:80].decode("utf-8", "replace")
+        kind = "an HTML page" if snippet.lstrip().lower().startswith(("<!doctype", "<html")) else "not JSON"
+        raise SixtyfourResponseError(
+            call.method,
+            call.path,
+            f"HTTP {status_code} answer is {kind} (starts {snippet!r}); is a proxy or a wrong base URL in the way?",
+        ) from None
+    try:
+        return call.parse(data)
+    except MalformedAnswer as err:
+        raise SixtyfourResponseError(call.method, call.path, str(err)) from None

@@ -1,0 +1,189 @@
+"""The exceptions the provider raises, and the mapping from an HTTP answer to one of them.
+
+Every message names the HTTP status, the method and the path, and the API's own message read from
+any of its three error shapes. None ever carries the API key or a signed URL's query string.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_sixtyfour.protocol.redaction import redact_url
+
+
+class SixtyfourError(Exception):
+    """Base class of every error this provider raises."""
+
+
+class SixtyfourInputError(SixtyfourError, ValueError):
+    """A value given to the provider is wrong; raised before any request is sent."""
+
+
+class SixtyfourTransportError(SixtyfourError):
+    """The request did not get an HTTP answer: connection refused or reset, timeout, DNS failure."""
+
+    def __init__(self, method: str, path: str, reason: str) -> None:
+        self.method = method
+        self.path = redact_url(path)
+        self.reason = reason
+        super().__init__(f"{method} {self.path} failed before an answer arrived: {reason}")
+
+
+class SixtyfourResponseError(SixtyfourError):
+    """The API answered 2xx, but not with what the documented schema promises (not JSON, fields missing)."""
+
+    def __init__(self, method: str, path: str, problem: str) -> None:
+        self.method = method
+        self.path = redact_url(path)
+        self.problem = problem
+        super().__init__(f"{method} {self.path} answered something this provider cannot read: {problem}")
+
+
+class SixtyfourApiError(SixtyfourError):
+    """The API answered with an HTTP error status.
+
+    :param status_code: the HTTP status.
+    :param method: the HTTP method of the request.
+    :param path: the request path (never with a signed query string).
+    :param api_message: the API's own message, read from ``message``, ``error`` or ``detail``.
+    :param details: the list of validation problems of a 422 answer, if any.
+    :param retry_after: seconds the API asked to wait (429), if it said.
+    """
+
+    hint: str = ""
+
+    def __init__(
+        self,
+        status_code: int,
+        method: str,
+        path: str,
+        api_message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.method = method
+        self.path = redact_url(path)
+        self.api_message = api_message
+        self.details = details or []
+        self.retry_after = retry_after
+        message = f"{method} {self.path} failed with HTTP {status_code}: {api_message}"
+        if self.hint:
+            message = f"{message}. {self.hint}"
+        super().__init__(message)
+
+
+class SixtyfourAuthError(SixtyfourApiError):
+    """401: the API key is missing, wrong or revoked."""
+
+    hint = (
+        "Check the API key in the password field of the Sixtyfour connection "
+        "(or AIRFLOW_CONN_SIXTYFOUR_DEFAULT)"
+    )
+
+
+class SixtyfourForbiddenError(SixtyfourAuthError):
+    """403: the key is valid but the organisation may not use this feature."""
+
+    hint = "The key is valid but its organisation may not use this feature; ask Sixtyfour to enable it"
+
+
+class SixtyfourInsufficientCreditError(SixtyfourApiError):
+    """402: the organisation's credit balance cannot pay for the run."""
+
+    hint = "Top up the organisation's Sixtyfour credits, then clear the task"
+
+
+class SixtyfourNotFoundError(SixtyfourApiError):
+    """404: the workflow or run does not exist, or belongs to another organisation."""
+
+    hint = "Check the id, and that the API key belongs to the organisation that owns it"
+
+
+class SixtyfourConflictError(SixtyfourApiError):
+    """409: the API refused the request as conflicting with the current state."""
+
+
+class SixtyfourValidationError(SixtyfourApiError):
+    """400 or 422: the API refused the request's content; ``details`` lists each problem."""
+
+
+class SixtyfourRateLimitError(SixtyfourApiError):
+    """429: too many requests for this API key (the documented limit is 500 a minute)."""
+
+
+class SixtyfourServerError(SixtyfourApiError):
+    """5xx: the API failed on its side."""
+
+
+_BY_STATUS: dict[int, type[SixtyfourApiError]] = {
+    400: SixtyfourValidationError,
+    401: SixtyfourAuthError,
+    402: SixtyfourInsufficientCreditError,
+    403: SixtyfourForbiddenError,
+    404: SixtyfourNotFoundError,
+    409: SixtyfourConflictError,
+    422: SixtyfourValidationError,
+    429: SixtyfourRateLimitError,
+}
+
+
+def _format_validation_item(item: Mapping[str, Any]) -> str:
+    loc = ".".join(str(part) for part in item.get("loc") or [])
+    msg = str(item.get("msg") or item.get("message") or item)
+    return f"{loc}: {msg}" if loc else msg
+
+
+def read_api_message(status_code: int, body: bytes, reason: str = "") -> tuple[str, list[dict[str, Any]]]:
+    """Read the API's message from an error body in any of its three shapes.
+
+    Returns the message and, for 422-style bodies, the list of validation items.
+    """
+    fallback = reason or "no message"
+    if not body:
+        return fallback, []
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        looks_html = text.lstrip().lower().startswith(("<!doctype", "<html"))
+        if looks_html:
+            return f"{fallback} (the answer was an HTML page, not the API's JSON: is a proxy in the way?)", []
+        return f"{fallback} (answer not JSON: {text!r})", []
+    if not isinstance(data, Mapping):
+        return fallback, []
+    detail = data.get("detail")
+    if isinstance(detail, list):
+        items = [item for item in detail if isinstance(item, Mapping)]
+        text = "; ".join(_format_validation_item(item) for item in items) or fallback
+        return text, [dict(item) for item in items]
+    parts: list[str] = []
+    if isinstance(detail, str) and detail:
+        parts.append(detail)
+    error = data.get("error")
+    message = data.get("message")
+    if isinstance(message, str) and message:
+        parts.append(f"{error}: {message}" if isinstance(error, str) and error else message)
+    elif isinstance(error, str) and error:
+        parts.append(error)
+    return ("; ".join(parts) or fallback), []
+
+
+def error_for_response(
+    status_code: int,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    reason: str = "",
+    retry_after: float | None = None,
+) -> SixtyfourApiError:
+    """Build the exception for an HTTP error answer (status >= 400)."""
+    api_message, details = read_api_message(status_code, body, reason)
+    cls = _BY_STATUS.get(status_code)
+    if cls is None:
+        cls = SixtyfourServerError if status_code >= 500 else SixtyfourApiError
+    return cls(status_code, method, path, api_message, details=details, retry_after=retry_after)

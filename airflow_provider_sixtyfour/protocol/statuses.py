@@ -1,0 +1,74 @@
+"""Run and block statuses of the Sixtyfour Workflows API, and which of them are terminal."""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+
+log = logging.getLogger(__name__)
+
+_seen_unknown: set[str] = set()
+
+
+class RunStatus(str, Enum):
+    """The status of a workflow run (``overall_status`` in live status, ``status`` in run lists).
+
+    The API spells the cancelled state both ``cancelled`` and ``canceled``; both parse to
+    :attr:`CANCELLED`. Any other value parses to :attr:`UNKNOWN`, which is treated as not terminal.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> RunStatus:
+        """Map an API status string to a member; unknown values are logged once and become UNKNOWN."""
+        text = str(value or "").strip().lower()
+        if text == "canceled":
+            return cls.CANCELLED
+        try:
+            return cls(text)
+        except ValueError:
+            if text not in _seen_unknown:
+                _seen_unknown.add(text)
+                log.warning("Sixtyfour answered an unknown run status %r; treating it as not finished.", text)
+            return cls.UNKNOWN
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run can no longer change: completed, failed or cancelled."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run is queued or running (the API's ``status=active`` filter)."""
+        return self in ACTIVE_STATUSES
+
+
+TERMINAL_STATUSES: frozenset[RunStatus] = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+ACTIVE_STATUSES: frozenset[RunStatus] = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+
+#: The values ``GET /workflows/runs`` accepts for its ``status`` filter.
+LIST_STATUS_FILTERS: frozenset[str] = frozenset({"running", "completed", "cancelled", "active"})
+
+
+class BlockStatus(str, Enum):
+    """The status of one block inside a run's live status."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> BlockStatus:
+        """Map an API block status to a member; anything unrecognised is UNKNOWN."""
+        try:
+            return cls(str(value or "").strip().lower())
+        except ValueError:
+            return cls.UNKNOWN
