@@ -1,0 +1,41 @@
+"""Turn typed records into plain JSON (for XCom, trigger events and task summaries); no I/O.
+
+Datetimes become ISO-8601 strings, enums their values, and ``raw`` copies are dropped. A signed
+``download_url`` is never included: only its redacted form, so the result is safe to log and store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from airflow_provider_sixtyfour.protocol.models import DownloadLink
+
+_DROPPED_FIELDS = frozenset({"raw", "download_url", "results"})
+
+
+def to_jsonable(value: Any) -> Any:
+    """A JSON-safe copy of a record, list, dict or scalar."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in _DROPPED_FIELDS
+        }
+        if isinstance(value, DownloadLink):
+            out["url"] = value.safe_url
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
