@@ -1,0 +1,227 @@
+"""Shared fixtures: the Sixtyfour emulator, an Airflow home for real ``airflow`` CLI runs, and moto S3.
+
+Every server a fixture starts listens on 127.0.0.1 on a free port and is stopped by the fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TEST_API_KEY = "sk-test-0123456789abcdef-SECRET"
+"""The API key the emulator accepts in tests; the secret audit looks for it in every output."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# The Sixtyfour emulator
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emulator() -> Iterator[object]:
+    """A fresh in-process emulator on a free 127.0.0.1 port, accepting ``TEST_API_KEY``."""
+    from airflow_provider_sixtyfour.emulator import EmulatorServer
+
+    server = EmulatorServer(api_keys=[TEST_API_KEY], host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def sixtyfour_connection_uri_json(base_url: str, api_key: str = TEST_API_KEY, **extra: object) -> str:
+    """The JSON form of a ``sixtyfour`` connection, for ``AIRFLOW_CONN_<ID>`` variables.
+
+    Tests use short retry waits so that fault injection does not slow the suite.
+    """
+    extras: dict[str, object] = {"backoff_base": 0.05, "timeout": 10}
+    extras.update(extra)
+    return json.dumps({"conn_type": "sixtyfour", "host": base_url, "password": api_key, "extra": extras})
+
+
+@pytest.fixture
+def sixtyfour_conn(emulator: object, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Points the ``sixtyfour_default`` connection at the emulator; returns the conn id."""
+    monkeypatch.setenv("AIRFLOW_CONN_SIXTYFOUR_DEFAULT", sixtyfour_connection_uri_json(emulator.base_url))  # type: ignore[attr-defined]
+    return "sixtyfour_default"
+
+
+# --------------------------------------------------------------------------------------------------
+# Real Airflow: a throwaway AIRFLOW_HOME with a migrated SQLite database, and the airflow CLI
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AirflowCli:
+    """Runs the real ``airflow`` CLI in a throwaway home, one DAGs folder per test."""
+
+    home: Path
+    dags_folder: Path
+    base_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = dict(self.base_env)
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(self.dags_folder)
+        if extra:
+            env.update(extra)
+        return env
+
+    def run(
+        self, *args: str, extra_env: Mapping[str, str] | None = None, timeout: float = 240, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow ARGS...``; stdout and stderr are captured together."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env(extra_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"airflow {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-6000:]}")
+        return proc
+
+    def add_dag(self, name: str, source: str) -> Path:
+        """Write a DAG file (dedented source) into this test's DAGs folder."""
+        path = self.dags_folder / name
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    def dags_test(
+        self, dag_id: str, *, extra_env: Mapping[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        """``airflow dags test DAG_ID``: runs the whole DAG in one process, triggers inline."""
+        return self.run("dags", "test", dag_id, extra_env=extra_env, timeout=timeout)
+
+    def all_logs(self) -> str:
+        """Every task log file written under this home, concatenated (for secret audits)."""
+        parts = []
+        for path in sorted((self.home / "logs").rglob("*")):
+            if path.is_file():
+                parts.append(path.read_text(errors="replace"))
+        return "\n".join(parts)
+
+
+def _airflow_base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor" if _airflow_major() < 3 else "LocalExecutor",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    return env
+
+
+def _airflow_major() -> int:
+    from importlib.metadata import version
+
+    return int(version("apache-airflow").split(".")[0])
+
+
+@pytest.fixture(scope="session")
+def airflow_template_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated Airflow home per test session (``airflow db migrate`` costs seconds; done once)."""
+    home = tmp_path_factory.mktemp("airflow-template-home")
+    env = _airflow_base_env(home)
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-4000:]}")
+    return home
+
+
+@pytest.fixture
+def airflow_cli(airflow_template_home: Path, tmp_path: Path) -> AirflowCli:
+    """A private copy of the migrated Airflow home, with an empty DAGs folder, for one test."""
+    home = tmp_path / "airflow-home"
+    shutil.copytree(airflow_template_home, home)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    return AirflowCli(home=home, dags_folder=dags, base_env=_airflow_base_env(home))
+
+
+# --------------------------------------------------------------------------------------------------
+# S3 through a moto server
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MotoS3:
+    """A moto S3 server on 127.0.0.1 and an ``aws`` connection that points at it."""
+
+    endpoint_url: str
+    conn_id: str = "aws_moto"
+
+    def connection_json(self) -> str:
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": self.endpoint_url, "region_name": "us-east-1"},
+            }
+        )
+
+    def client(self) -> object:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+
+@pytest.fixture
+def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
+    """A moto S3 server for one test; ``AIRFLOW_CONN_AWS_MOTO`` points at it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    moto = MotoS3(endpoint_url=f"http://127.0.0.1:{port}")
+    monkeypatch.setenv(f"AIRFLOW_CONN_{moto.conn_id.upper()}", moto.connection_json())
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(var, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    try:
+        yield moto
+    finally:
+        server.stop()
