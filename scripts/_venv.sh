@@ -1,0 +1,36 @@
+# Shared by scripts/test.sh and scripts/demo.sh: make (or reuse) a venv with a pinned Airflow.
+# Usage: ensure_venv DIR AIRFLOW_SERIES EXTRAS  -> sets VENV_PY to the venv's python.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+find_python() {
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+        command -v "$candidate"
+        return 0
+    fi
+  done
+  echo "error: Python 3.11 or newer is needed (python3.11 not found on PATH)" >&2
+  return 1
+}
+
+ensure_venv() {
+  local dir="$1" series="$2" extras="$3"
+  local constraints="$ROOT/ci/constraints-airflow-$series.txt"
+  local stamp_want
+  stamp_want="$(cat "$ROOT/pyproject.toml" "$constraints" | sha256sum | cut -c1-16)-$extras"
+  if [ ! -x "$dir/bin/python" ]; then
+    echo "==> creating $dir (Airflow $series)"
+    "$(find_python)" -m venv "$dir"
+  fi
+  if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
+    echo "==> installing airflow-provider-sixtyfour[$extras] with Airflow $series into $dir"
+    "$dir/bin/python" -m pip install --quiet --upgrade uv
+    VIRTUAL_ENV="$dir" "$dir/bin/uv" pip install --quiet --python "$dir/bin/python" \
+      -c "$constraints" -e "$ROOT[$extras]"
+    echo "$stamp_want" >"$dir/.stamp"
+  fi
+  VENV_PY="$dir/bin/python"
+}
