@@ -1,0 +1,37 @@
+"""Landing a run's result files in object storage (any ``ObjectStoragePath`` scheme).
+
+One implementation, used by ``SixtyfourDownloadResultsOperator`` and by the run operator's
+``download_to=``::
+
+    from airflow_provider_sixtyfour.transfers import land_results
+
+    landed = land_results(hook, job_id, "s3://bucket/sixtyfour/2024-06-01/", destination_conn_id="aws_default")
+
+Heavy libraries (requests, fsspec filesystems) are imported only when files are landed.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_sixtyfour.transfers.errors import (
+    SixtyfourDestinationError,
+    SixtyfourDownloadError,
+    SixtyfourNoResultFilesError,
+    SixtyfourResultsNotReadyError,
+    SixtyfourTargetExistsError,
+)
+from airflow_provider_sixtyfour.transfers.landing import DownloadOptions, ResultsApi, land_results
+from airflow_provider_sixtyfour.transfers.records import LandedFile
+from airflow_provider_sixtyfour.transfers.selection import FileSelection
+
+__all__ = [
+    "DownloadOptions",
+    "FileSelection",
+    "LandedFile",
+    "ResultsApi",
+    "SixtyfourDestinationError",
+    "SixtyfourDownloadError",
+    "SixtyfourNoResultFilesError",
+    "SixtyfourResultsNotReadyError",
+    "SixtyfourTargetExistsError",
+    "land_results",
+]
