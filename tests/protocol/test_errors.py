@@ -1,0 +1,151 @@
+"""Mapping HTTP error answers to exceptions: every status, every error shape, messages that help and never leak."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol.answers import read_answer
+from airflow_provider_sixtyfour.protocol.errors import (
+    SixtyfourApiError,
+    SixtyfourAuthError,
+    SixtyfourConflictError,
+    SixtyfourError,
+    SixtyfourForbiddenError,
+    SixtyfourInsufficientCreditError,
+    SixtyfourNotFoundError,
+    SixtyfourRateLimitError,
+    SixtyfourServerError,
+    SixtyfourTransportError,
+    SixtyfourValidationError,
+    error_for_response,
+    read_api_message,
+)
+
+JOB_ID = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, SixtyfourValidationError),
+        (401, SixtyfourAuthError),
+        (402, SixtyfourInsufficientCreditError),
+        (403, SixtyfourForbiddenError),
+        (404, SixtyfourNotFoundError),
+        (409, SixtyfourConflictError),
+        (422, SixtyfourValidationError),
+        (429, SixtyfourRateLimitError),
+        (500, SixtyfourServerError),
+        (502, SixtyfourServerError),
+        (503, SixtyfourServerError),
+        (504, SixtyfourServerError),
+        (599, SixtyfourServerError),
+        (418, SixtyfourApiError),
+    ],
+)
+def test_status_maps_to_class(status: int, cls: type[SixtyfourApiError]) -> None:
+    err = error_for_response(status, "GET", "/workflows", json.dumps({"detail": "boom"}).encode())
+    assert type(err) is cls
+    assert isinstance(err, SixtyfourError)
+    assert err.status_code == status
+    assert f"HTTP {status}" in str(err)
+    assert "GET /workflows" in str(err)
+    assert "boom" in str(err)
+
+
+def test_forbidden_is_an_auth_error() -> None:
+    assert issubclass(SixtyfourForbiddenError, SixtyfourAuthError)
+
+
+def test_error_shape_error_and_message() -> None:
+    body = json.dumps({"error": "Unauthorized", "message": "Invalid API key"}).encode()
+    err = error_for_response(401, "POST", "/workflows/run", body)
+    assert err.api_message == "Unauthorized: Invalid API key"
+    assert str(err).startswith("POST /workflows/run failed with HTTP 401: Unauthorized: Invalid API key")
+    assert "password field" in str(err)  # the hint says where to fix the key
+
+
+def test_error_shape_detail_string() -> None:
+    err = error_for_response(404, "GET", "/workflows/wf-x", json.dumps({"detail": "Workflow not found"}).encode())
+    assert err.api_message == "Workflow not found"
+    assert "Check the id" in str(err)
+
+
+def test_error_shape_validation_list() -> None:
+    body = json.dumps(
+        {
+            "detail": [
+                {
+                    "loc": ["query", "limit"],
+                    "msg": "Input should be less than or equal to 500",
+                    "type": "less_than_equal",
+                },
+                {"loc": ["body", "webhook_payload", 0], "msg": "Field required", "type": "missing"},
+            ]
+        }
+    ).encode()
+    err = error_for_response(422, "GET", "/workflows/runs", body)
+    assert isinstance(err, SixtyfourValidationError)
+    assert err.api_message == (
+        "query.limit: Input should be less than or equal to 500; body.webhook_payload.0: Field required"
+    )
+    assert len(err.details) == 2
+    assert err.details[0]["type"] == "less_than_equal"
+
+
+def test_error_only_error_key() -> None:
+    assert read_api_message(500, json.dumps({"error": "Internal"}).encode()) == ("Internal", [])
+
+
+def test_error_detail_and_message_both_kept() -> None:
+    text, _ = read_api_message(400, json.dumps({"detail": "bad", "message": "worse"}).encode())
+    assert text == "bad; worse"
+
+
+def test_error_html_body() -> None:
+    err = error_for_response(502, "GET", "/workflows", b"<html><body>Bad gateway</body></html>", reason="Bad Gateway")
+    assert isinstance(err, SixtyfourServerError)
+    assert "Bad Gateway" in str(err)
+    assert "HTML page" in str(err)
+
+
+def test_error_plain_text_and_empty_bodies() -> None:
+    assert "answer not JSON: 'upstream died'" in read_api_message(503, b"upstream died", "Service Unavailable")[0]
+    assert read_api_message(503, b"", "Service Unavailable") == ("Service Unavailable", [])
+    assert read_api_message(503, b"", "") == ("no message", [])
+    assert read_api_message(500, b"[1, 2]", "Server Error") == ("Server Error", [])
+
+
+def test_rate_limit_error_carries_retry_after() -> None:
+    call = endpoints.list_runs(status="active")
+    with pytest.raises(SixtyfourRateLimitError) as info:
+        read_answer(call, 429, b'{"detail": "Too many requests"}', {"Retry-After": "7"}, "Too Many Requests")
+    assert info.value.retry_after == 7.0
+    assert "HTTP 429" in str(info.value)
+
+
+def test_error_path_never_keeps_a_query_string() -> None:
+    err = error_for_response(403, "GET", "/results/file.csv?X-Signature=SECRETSIG", b"{}", reason="Forbidden")
+    assert "SECRETSIG" not in str(err)
+    assert err.path == "/results/file.csv?<redacted>"
+
+
+def test_transport_error_message() -> None:
+    err = SixtyfourTransportError("GET", f"/workflows/runs/{JOB_ID}/live_status", "ConnectionError: refused")
+    assert (
+        str(err)
+        == f"GET /workflows/runs/{JOB_ID}/live_status failed before an answer arrived: ConnectionError: refused"
+    )
+    assert isinstance(err, SixtyfourError)
+
+
+def test_read_answer_maps_every_error_with_method_and_path() -> None:
+    call = endpoints.get_workflow("wf-missing")
+    with pytest.raises(SixtyfourNotFoundError) as info:
+        read_answer(call, 404, b'{"detail": "Workflow not found"}', {}, "Not Found")
+    assert info.value.method == "GET"
+    assert info.value.path == "/workflows/wf-missing"
+    assert str(info.value).startswith("GET /workflows/wf-missing failed with HTTP 404: Workflow not found")
