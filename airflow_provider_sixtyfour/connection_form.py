@@ -73,7 +73,12 @@ PLACEHOLDERS: dict[str, str] = {
 
 
 def ui_field_behaviour() -> dict[str, Any]:
-    """The form's standard-field behaviour, in the shape both Airflow 2 and 3 read."""
+    """The form's standard-field behaviour in the provider-info shape (``hidden-fields``, read by Airflow 3.2+)."""
+    return {key.replace("_", "-"): value for key, value in hook_ui_field_behaviour().items()}
+
+
+def hook_ui_field_behaviour() -> dict[str, Any]:
+    """The same behaviour in the shape of the hook's ``get_ui_field_behaviour()`` (``hidden_fields``)."""
     return {
         "hidden_fields": list(HIDDEN_FIELDS),
         "relabeling": dict(RELABELING),

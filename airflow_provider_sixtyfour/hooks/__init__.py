@@ -1,0 +1,1 @@
+"""Hooks: the sync ``SixtyfourHook`` and its async twin ``SixtyfourAsyncHook``."""

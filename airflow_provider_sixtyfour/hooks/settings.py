@@ -1,0 +1,272 @@
+"""The settings of a ``sixtyfour`` connection: where the API is, the key, timeouts and retry budget.
+
+Read from the Airflow connection once per hook (sync or async), validated with a message that says
+which field is wrong and how to fix it, and the API key registered with Airflow's secrets masker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from airflow_provider_sixtyfour.connection_form import APP_BASE_URL, CONN_TYPE, EXTRA_FIELDS, ExtraField
+from airflow_provider_sixtyfour.protocol.endpoints import DEFAULT_BASE_URL
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+#: A run's page in the Sixtyfour web app. The real pattern is not documented: change it here only.
+RUN_URL_TEMPLATE = "{app_url}/workflows/runs/{job_id}"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything a transport needs to talk to the API, read from one Airflow connection.
+
+    :param conn_id: the Airflow connection id the settings came from.
+    :param base_url: the API's base URL, without a trailing slash.
+    :param api_key: the API key (sent as ``x-api-key``); never part of ``repr``.
+    :param timeout: seconds to wait for each answer.
+    :param retry: the retry budget and backoff for 429, 5xx and transport failures.
+    :param app_url: the Sixtyfour web app's base URL, for links to runs.
+    """
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    app_url: str = APP_BASE_URL
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path."""
+        return self.base_url + path
+
+    def run_url(self, job_id: str) -> str:
+        """The run's page in the Sixtyfour web app."""
+        return RUN_URL_TEMPLATE.format(app_url=self.app_url, job_id=quote(str(job_id), safe=""))
+
+
+def missing_connection_message(conn_id: str) -> str:
+    """What to tell a user whose connection id does not exist."""
+    env_name = "AIRFLOW_CONN_" + conn_id.upper()
+    example = json.dumps({"conn_type": CONN_TYPE, "password": "<your Sixtyfour API key>"})
+    return (
+        f"Airflow has no connection {conn_id!r}. Create it in the UI (Admin > Connections, connection type "
+        f"'Sixtyfour', the API key in the 'API key' field) or set the environment variable {env_name}='{example}'"
+    )
+
+
+def base_url_from(host: str | None, port: int | None, conn_id: str) -> str:
+    """The API base URL from a connection's host (and port); the Sixtyfour API when host is empty.
+
+    A host with a scheme is used as it is; a bare host name gets ``https://``.
+    """
+    text = (host or "").strip()
+    if not text:
+        return DEFAULT_BASE_URL
+    if "://" not in text:
+        text = "https://" + text
+    problem = None
+    try:
+        parts = urlsplit(text)
+        explicit_port = parts.port
+    except ValueError:
+        parts, explicit_port, problem = None, None, "it is not a valid URL"
+    if parts is not None:
+        if parts.scheme not in ("http", "https"):
+            problem = f"its scheme is {parts.scheme!r}, not http or https"
+        elif not parts.hostname:
+            problem = "it has no host name"
+        elif parts.username or parts.password:
+            problem = "it contains credentials; put the API key in the password field instead"
+        elif parts.query or parts.fragment:
+            problem = "it has a query string or fragment"
+    if problem or parts is None:
+        # The host is not echoed whole: it might hold credentials.
+        raise SixtyfourInputError(
+            f"The host of Sixtyfour connection {conn_id!r} is not a usable API base URL ({problem}): leave it "
+            f"empty for {DEFAULT_BASE_URL}, or give a URL such as http://127.0.0.1:8064 for the emulator"
+        )
+    netloc = parts.netloc
+    if port and explicit_port is None:
+        netloc = f"{netloc}:{int(port)}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _bad_extra(conn_id: str, spec: ExtraField, value: object, expected: str) -> SixtyfourInputError:
+    return SixtyfourInputError(
+        f"Sixtyfour connection {conn_id!r}: extra {spec.name!r} ({spec.label}) must be {expected}, got {value!r}. "
+        f"Fix it in the connection's Extra JSON, or remove it to use the default {spec.default!r}"
+    )
+
+
+def _extra_value(conn_id: str, spec: ExtraField, value: object) -> Any:
+    """Validate one extra against its form definition; None or an empty string gives the default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return spec.default
+    expected = {"integer": "a whole number", "number": "a number", "string": "a text"}[spec.type]
+    if spec.minimum is not None:
+        expected += f" of at least {spec.minimum:g}"
+    if spec.type == "string":
+        if not isinstance(value, str):
+            raise _bad_extra(conn_id, spec, value, expected)
+        return value.strip()
+    if isinstance(value, bool):
+        raise _bad_extra(conn_id, spec, value, expected)
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or (spec.type == "integer" and not number.is_integer()):
+        raise _bad_extra(conn_id, spec, value, expected)
+    if spec.minimum is not None and number < spec.minimum:
+        raise _bad_extra(conn_id, spec, value, expected)
+    return int(number) if spec.type == "integer" else number
+
+
+def _read_extra(extra: object, conn_id: str) -> Mapping[str, Any]:
+    if extra is None or extra == "":
+        return {}
+    if isinstance(extra, Mapping):
+        return extra
+    try:
+        data = json.loads(str(extra))
+    except ValueError:
+        data = None
+    if not isinstance(data, Mapping):
+        raise SixtyfourInputError(
+            f"The Extra field of Sixtyfour connection {conn_id!r} is not a JSON object: write it like "
+            '{"timeout": 30, "max_retries": 5}, or leave it empty'
+        )
+    return data
+
+
+def _extras(extra: object, conn_id: str) -> dict[str, Any]:
+    data = _read_extra(extra, conn_id)
+    known = {spec.name for spec in EXTRA_FIELDS}
+    prefix = f"extra__{CONN_TYPE}__"
+    unknown = sorted(k for k in data if k not in known and k.removeprefix(prefix) not in known)
+    if unknown:
+        log.warning(
+            "Sixtyfour connection %r has extras this provider does not use: %s (known: %s)",
+            conn_id,
+            ", ".join(unknown),
+            ", ".join(sorted(known)),
+        )
+    values: dict[str, Any] = {}
+    for spec in EXTRA_FIELDS:
+        raw = data.get(spec.name, data.get(prefix + spec.name))
+        values[spec.name] = _extra_value(conn_id, spec, raw)
+    return values
+
+
+def settings_from_connection(conn: Any, conn_id: str) -> ConnectionSettings:
+    """Build and validate the settings from an Airflow ``Connection`` (any Airflow version)."""
+    api_key = (getattr(conn, "password", None) or "").strip()
+    if not api_key:
+        raise SixtyfourInputError(
+            f"Sixtyfour connection {conn_id!r} has no API key: put the key in its password field "
+            "(labelled 'API key' in the connection form)"
+        )
+    base_url = base_url_from(getattr(conn, "host", None), getattr(conn, "port", None), conn_id)
+    extras = _extras(getattr(conn, "extra", None), conn_id)
+    app_url = str(extras["app_url"]).rstrip("/")
+    if urlsplit(app_url).scheme not in ("http", "https"):
+        raise _bad_extra(conn_id, next(s for s in EXTRA_FIELDS if s.name == "app_url"), app_url, "an http(s) URL")
+    return ConnectionSettings(
+        conn_id=conn_id,
+        base_url=base_url,
+        api_key=api_key,
+        timeout=float(extras["timeout"]),
+        retry=RetryPolicy(max_attempts=int(extras["max_retries"]) + 1, backoff_base=float(extras["backoff_base"])),
+        app_url=app_url,
+    )
+
+
+def _not_found_errors() -> tuple[type[BaseException], ...]:
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+    return (AirflowNotFoundException,)
+
+
+def load_settings(conn_id: str) -> ConnectionSettings:
+    """Look the connection up (blocking) and return its settings; the key is masked from logs."""
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except _not_found_errors():
+        raise SixtyfourInputError(missing_connection_message(conn_id)) from None
+    settings = settings_from_connection(conn, conn_id)
+    _mask(settings.api_key)
+    return settings
+
+
+async def aload_settings(conn_id: str) -> ConnectionSettings:
+    """Look the connection up without blocking the event loop, and return its settings.
+
+    Airflow 3 offers ``BaseHook.aget_connection``; older Airflow reads the connection in a thread.
+    """
+    import asyncio
+
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    aget = getattr(BaseHook, "aget_connection", None)
+    try:
+        if aget is not None:
+            conn = await aget(conn_id)
+        else:
+            conn = await asyncio.to_thread(BaseHook.get_connection, conn_id)
+    except _not_found_errors():
+        raise SixtyfourInputError(missing_connection_message(conn_id)) from None
+    settings = settings_from_connection(conn, conn_id)
+    await _amask(settings.api_key)
+    return settings
+
+
+def _mask(secret: str) -> None:
+    try:
+        from airflow.providers.common.compat.sdk import mask_secret
+
+        mask_secret(secret)
+    except Exception:  # a missing masker must not stop the task; nothing is logged with the key anyway
+        log.debug("Could not register the Sixtyfour API key with Airflow's secrets masker", exc_info=True)
+
+
+async def _amask(secret: str) -> None:
+    # In an event loop (the triggerer) Airflow 3 needs the async masker: the sync one talks to the
+    # supervisor with a blocking send and can deadlock against an in-flight async send.
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:
+        _mask(secret)
+        return
+    try:
+        await amask_secret(secret)
+    except Exception:
+        log.debug("Could not register the Sixtyfour API key with Airflow's secrets masker", exc_info=True)
+
+
+@cache
+def user_agent() -> str:
+    """``airflow-provider-sixtyfour/<v> apache-airflow/<v> python/<v>``, sent with every request."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from airflow_provider_sixtyfour import __version__
+
+    try:
+        airflow_version = version("apache-airflow")
+    except PackageNotFoundError:
+        airflow_version = "unknown"
+    return (
+        f"airflow-provider-sixtyfour/{__version__} apache-airflow/{airflow_version} python/{platform.python_version()}"
+    )

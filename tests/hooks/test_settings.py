@@ -1,0 +1,223 @@
+"""Reading a ``sixtyfour`` connection through Airflow's real connection lookup (``AIRFLOW_CONN_*`` variables)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+import pytest
+
+from airflow_provider_sixtyfour.hooks.settings import (
+    RUN_URL_TEMPLATE,
+    ConnectionSettings,
+    aload_settings,
+    load_settings,
+    user_agent,
+)
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
+
+KEY = "sk-settings-test-0123456789-SECRET"
+CONN = "sixtyfour_settings_test"
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, value: dict[str, object] | str, conn_id: str = CONN) -> str:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", value if isinstance(value, str) else json.dumps(value))
+    return conn_id
+
+
+def conn(**fields: object) -> dict[str, object]:
+    return {"conn_type": "sixtyfour", "password": KEY, **fields}
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(set_conn(monkeypatch, conn()))
+    assert settings.conn_id == CONN
+    assert settings.base_url == "https://api.sixtyfour.ai"
+    assert settings.api_key == KEY
+    assert settings.timeout == 30.0
+    assert settings.retry == RetryPolicy(max_attempts=6, backoff_base=1.0)
+    assert settings.app_url == "https://app.sixtyfour.ai"
+
+
+def test_key_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(set_conn(monkeypatch, conn()))
+    assert KEY not in repr(settings)
+    assert KEY not in str(settings)
+    assert "base_url='https://api.sixtyfour.ai'" in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("http://127.0.0.1:8064", None, "http://127.0.0.1:8064"),
+        ("http://127.0.0.1:8064/", None, "http://127.0.0.1:8064"),
+        ("https://proxy.example/sixtyfour/", None, "https://proxy.example/sixtyfour"),
+        ("api.staging.example", None, "https://api.staging.example"),
+        ("api.staging.example", 8443, "https://api.staging.example:8443"),
+        ("http://127.0.0.1", 9000, "http://127.0.0.1:9000"),
+        ("  ", None, "https://api.sixtyfour.ai"),
+    ],
+)
+def test_host_overrides_base_url(monkeypatch: pytest.MonkeyPatch, host: str, port: int | None, expected: str) -> None:
+    fields: dict[str, object] = {"host": host}
+    if port:
+        fields["port"] = port
+    assert load_settings(set_conn(monkeypatch, conn(**fields))).base_url == expected
+
+
+def test_uri_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, f"sixtyfour://:{KEY}@api.example.com:8443?timeout=12&max_retries=2")
+    settings = load_settings(CONN)
+    assert settings.base_url == "https://api.example.com:8443"
+    assert settings.api_key == KEY
+    assert settings.timeout == 12.0
+    assert settings.retry.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("ftp://files.example", "scheme is 'ftp'"),
+        ("https://user:hunter2pass@api.example", "contains credentials"),
+        ("https://api.example/?x=1", "query string"),
+        ("http://", "no host name"),
+        ("http://api.example:notaport", "not a valid URL"),
+    ],
+)
+def test_bad_hosts(monkeypatch: pytest.MonkeyPatch, host: str, problem: str) -> None:
+    with pytest.raises(SixtyfourInputError, match=re.escape(problem)) as info:
+        load_settings(set_conn(monkeypatch, conn(host=host)))
+    assert CONN in str(info.value)
+    assert "hunter2pass" not in str(info.value)
+
+
+@pytest.mark.parametrize("password", [None, "", "   "])
+def test_missing_key(monkeypatch: pytest.MonkeyPatch, password: str | None) -> None:
+    with pytest.raises(SixtyfourInputError, match=f"connection '{CONN}' has no API key: put the key in its password"):
+        load_settings(set_conn(monkeypatch, {"conn_type": "sixtyfour", "password": password}))
+
+
+def test_missing_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_SIXTYFOUR_NOWHERE", raising=False)
+    with pytest.raises(SixtyfourInputError) as info:
+        load_settings("sixtyfour_nowhere")
+    message = str(info.value)
+    assert "no connection 'sixtyfour_nowhere'" in message
+    assert "AIRFLOW_CONN_SIXTYFOUR_NOWHERE=" in message
+    assert "Admin > Connections" in message
+
+
+def test_missing_connection_async(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_SIXTYFOUR_NOWHERE", raising=False)
+    with pytest.raises(SixtyfourInputError, match="AIRFLOW_CONN_SIXTYFOUR_NOWHERE"):
+        asyncio.run(aload_settings("sixtyfour_nowhere"))
+
+
+def test_async_load_matches_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_conn(monkeypatch, conn(host="http://127.0.0.1:1", extra={"timeout": 5, "max_retries": 0}))
+    assert asyncio.run(aload_settings(CONN)) == load_settings(CONN)
+
+
+def test_extras_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"timeout": "12.5", "max_retries": "2", "backoff_base": 0, "app_url": "https://app.example/"}
+    settings = load_settings(set_conn(monkeypatch, conn(extra=extra)))
+    assert settings.timeout == 12.5
+    assert settings.retry.max_attempts == 3
+    assert settings.retry.backoff_base == 0.0
+    assert settings.app_url == "https://app.example"
+
+
+def test_empty_extras_mean_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"timeout": "", "max_retries": None, "backoff_base": " ", "app_url": ""}
+    settings = load_settings(set_conn(monkeypatch, conn(extra=extra)))
+    assert settings.timeout == 30.0
+    assert settings.retry.max_attempts == 6
+    assert settings.app_url == "https://app.sixtyfour.ai"
+
+
+def test_prefixed_form_extras_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(set_conn(monkeypatch, conn(extra={"extra__sixtyfour__timeout": 7})))
+    assert settings.timeout == 7.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"timeout": "soon"}, "extra 'timeout' (Request timeout (seconds)) must be a number of at least 1, got 'soon'"),
+        ({"timeout": 0}, "extra 'timeout'"),
+        ({"timeout": True}, "extra 'timeout'"),
+        ({"timeout": float("inf")}, "extra 'timeout'"),
+        ({"max_retries": -1}, "extra 'max_retries' (Retries per request) must be a whole number of at least 0"),
+        ({"max_retries": 2.5}, "extra 'max_retries'"),
+        ({"backoff_base": [1]}, "extra 'backoff_base'"),
+        ({"app_url": 3}, "extra 'app_url'"),
+        ({"app_url": "app.example"}, "extra 'app_url'"),
+    ],
+)
+def test_bad_extras(monkeypatch: pytest.MonkeyPatch, extra: dict[str, object], problem: str) -> None:
+    with pytest.raises(SixtyfourInputError, match=re.escape(problem)) as info:
+        load_settings(set_conn(monkeypatch, conn(extra=extra)))
+    assert CONN in str(info.value)
+    assert "Extra JSON" in str(info.value)
+
+
+def test_extra_not_an_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SixtyfourInputError, match=r"Extra field of Sixtyfour connection .* is not a JSON object"):
+        load_settings(set_conn(monkeypatch, conn(extra="[1, 2]")))
+
+
+def test_unknown_extras_are_warned_about(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    load_settings(set_conn(monkeypatch, conn(extra={"max_retry": 3})))
+    assert "extras this provider does not use: max_retry" in caplog.text
+
+
+def test_key_is_registered_with_the_secrets_masker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.providers.common.compat.sdk import redact
+
+    key = "sk-masker-check-9876543210-SECRET"
+    load_settings(set_conn(monkeypatch, {"conn_type": "sixtyfour", "password": key}))
+    assert key not in str(redact(f"header x-api-key: {key}"))
+
+
+def test_key_is_registered_with_the_secrets_masker_async(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.providers.common.compat.sdk import redact
+
+    key = "sk-async-masker-check-24680-SECRET"
+    asyncio.run(aload_settings(set_conn(monkeypatch, {"conn_type": "sixtyfour", "password": key})))
+    assert key not in str(redact(f"header x-api-key: {key}"))
+
+
+def test_run_url() -> None:
+    settings = ConnectionSettings(conn_id="c", base_url="https://api", api_key=KEY, app_url="https://app.example")
+    assert settings.run_url("3f2b9c1e-8a4d") == "https://app.example/workflows/runs/3f2b9c1e-8a4d"
+    assert settings.run_url("a/b") == "https://app.example/workflows/runs/a%2Fb"
+    assert "{app_url}" in RUN_URL_TEMPLATE
+
+
+def test_user_agent_names_provider_airflow_and_python() -> None:
+    from importlib.metadata import version
+
+    from airflow_provider_sixtyfour import __version__
+
+    agent = user_agent()
+    assert agent.startswith(
+        f"airflow-provider-sixtyfour/{__version__} apache-airflow/{version('apache-airflow')} python/"
+    )
+
+
+def test_provider_masking_helpers_work_on_this_airflow() -> None:
+    """Airflow masks a connection's password on lookup too; this checks the provider's own registration."""
+    from airflow.providers.common.compat.sdk import redact
+
+    from airflow_provider_sixtyfour.hooks import settings as settings_module
+
+    sync_secret = "sk-direct-sync-mask-13579-SECRET"
+    async_secret = "sk-direct-async-mask-97531-SECRET"
+    settings_module._mask(sync_secret)
+    asyncio.run(settings_module._amask(async_secret))
+    assert sync_secret not in str(redact(f"a {sync_secret} b"))
+    assert async_secret not in str(redact(f"a {async_secret} b"))
