@@ -1,0 +1,1 @@
+"""Triggers that wait for Sixtyfour runs in Airflow's triggerer."""

@@ -1,0 +1,195 @@
+"""``SixtyfourWorkflowRunTrigger``: waits in the triggerer for a Sixtyfour run to end, and says how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
+from airflow_provider_sixtyfour.protocol.models import LiveStatus
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
+from airflow_provider_sixtyfour.triggers.poller import Failed, Finished, Progress, Retrying, subscribe_run
+
+#: Longest time ``on_kill`` spends cancelling the remote run (Airflow allows it 30 s by default).
+ON_KILL_TIMEOUT = 20.0
+
+#: The ``status`` values of the event this trigger yields.
+EVENT_STATUSES = ("success", "failed", "cancelled", "timeout", "error")
+
+_EVENT_FOR_STATUS = {
+    RunStatus.COMPLETED: "success",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+
+
+def _event(status: str, job_id: str, message: str, run: LiveStatus | None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "job_id": job_id,
+        "message": message,
+        "run": to_jsonable(run) if run is not None else None,
+    }
+
+
+def _finished_event(run: LiveStatus) -> dict[str, Any]:
+    return _event(_EVENT_FOR_STATUS[run.status], run.job_id, describe_end(run), run)
+
+
+class SixtyfourWorkflowRunTrigger(BaseTrigger):
+    """Waits for a Sixtyfour run to end without holding a worker slot, then yields one event.
+
+    Every trigger of one connection in a triggerer shares one poller (see
+    :mod:`airflow_provider_sixtyfour.triggers.poller`): a single ``GET /workflows/runs?status=active``
+    per cycle answers for all their runs. Transient errors (429, 5xx, network) are logged and retried
+    at the next cycle with backoff; they never end the trigger. The event's payload is plain JSON::
+
+        {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
+         "job_id": "...", "message": "...", "run": <the run's final live status, or None>}
+
+    A failed or cancelled run's ``message`` carries the API's ``error_message``/``status_reason``.
+    While waiting, each change of progress is logged once (overall %, current block,
+    completed/total blocks, rows processed).
+
+    :param job_id: the run to wait for (the ``job_id`` the run operator pushed to XCom).
+    :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API.
+    :param poll_interval: seconds between status polls; Sixtyfour recommends 5 to 10.
+    :param deadline: absolute time (epoch seconds) after which the trigger yields a ``timeout``
+        event, or None to wait for as long as the run lasts. Compute it once, when the task starts,
+        so that a triggerer restart (which rebuilds the trigger from these arguments) keeps it.
+    :param cancel_on_kill: when a user kills the deferred task (mark failed/success, clear), cancel
+        the remote run. Airflow 3.3+ calls :meth:`on_kill` for that; older Airflow never does.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        sixtyfour_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 5.0,
+        deadline: float | None = None,
+        cancel_on_kill: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise SixtyfourInputError(f"job_id must be the run's id (a non-empty string), got {job_id!r}")
+        if not isinstance(sixtyfour_conn_id, str) or not sixtyfour_conn_id:
+            raise SixtyfourInputError(f"sixtyfour_conn_id must be a connection id, got {sixtyfour_conn_id!r}")
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or not poll_interval > 0:
+            raise SixtyfourInputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not math.isfinite(deadline)
+        ):
+            raise SixtyfourInputError(
+                "deadline must be an absolute time in epoch seconds (e.g. time.time() + 3600) or None, "
+                f"got {deadline!r}"
+            )
+        self.job_id = job_id.strip()
+        self.sixtyfour_conn_id = sixtyfour_conn_id
+        self.poll_interval = float(poll_interval)
+        self.deadline = None if deadline is None else float(deadline)
+        self.cancel_on_kill = bool(cancel_on_kill)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and plain-JSON arguments that rebuild this trigger (never the API key)."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "sixtyfour_conn_id": self.sixtyfour_conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "cancel_on_kill": self.cancel_on_kill,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Wait for the run's end (or the deadline) and yield one event."""
+        yield TriggerEvent(await self._wait())
+
+    def _timeout_event(self, last: LiveStatus | None) -> dict[str, Any]:
+        assert self.deadline is not None
+        when = datetime.fromtimestamp(self.deadline, tz=timezone.utc).isoformat(timespec="seconds")
+        state = f"still {last.status.value}" if last is not None else "not finished"
+        return _event(
+            "timeout",
+            self.job_id,
+            f"Sixtyfour run {self.job_id} was {state} at its deadline {when}",
+            last,
+        )
+
+    async def _wait(self) -> dict[str, Any]:
+        if self.deadline is not None and time.time() >= self.deadline:
+            return self._timeout_event(None)
+        try:
+            subscription = await subscribe_run(self.sixtyfour_conn_id, self.job_id, self.poll_interval)
+        except Exception as err:  # no such connection, a connection without key, ...
+            return _event("error", self.job_id, f"Could not watch Sixtyfour run {self.job_id}: {err}", None)
+        self.log.info(
+            "Waiting for Sixtyfour run %s (polling every %.1f s%s)",
+            self.job_id,
+            self.poll_interval,
+            "" if self.deadline is None else f", deadline {datetime.fromtimestamp(self.deadline, tz=timezone.utc)}",
+        )
+        tracker = ProgressTracker()
+        last: LiveStatus | None = None
+        try:
+            while True:
+                remaining = None if self.deadline is None else self.deadline - time.time()
+                if remaining is not None and remaining <= 0:
+                    return self._timeout_event(last)
+                try:
+                    update = await asyncio.wait_for(subscription.updates.get(), remaining)
+                except asyncio.TimeoutError:
+                    continue
+                if isinstance(update, Finished):
+                    return _finished_event(update.status)
+                if isinstance(update, Failed):
+                    message = f"Could not watch Sixtyfour run {self.job_id}: {update.error}"
+                    return _event("error", self.job_id, message, last)
+                if isinstance(update, Retrying):
+                    self.log.warning(
+                        "Status poll of Sixtyfour run %s failed (%s); trying again in %.1f s",
+                        self.job_id,
+                        update.error,
+                        update.retry_in,
+                    )
+                elif isinstance(update, Progress):
+                    if isinstance(update.record, LiveStatus):
+                        last = update.record
+                    line = tracker.changed(update.record)
+                    if line:
+                        self.log.info("%s", line)
+        finally:
+            subscription.unsubscribe()
+
+    async def on_kill(self) -> None:
+        """Cancel the remote run when a user kills the deferred task (Airflow 3.3+); bounded in time.
+
+        Never called on triggerer restarts, so a redistributed trigger leaves its run alone. A run
+        already finished answers its status unchanged, so a late cancel is harmless.
+        """
+        if not self.cancel_on_kill:
+            self.log.info("Task killed; leaving Sixtyfour run %s running (cancel_on_kill=False)", self.job_id)
+            return
+        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourAsyncHook
+
+        async def cancel() -> None:
+            async with SixtyfourAsyncHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
+                result = await hook.cancel_run(self.job_id)
+            self.log.info(
+                "Task killed; asked Sixtyfour to cancel run %s (it answered %s)", self.job_id, result.status.value
+            )
+
+        try:
+            await asyncio.wait_for(cancel(), ON_KILL_TIMEOUT)
+        except Exception as err:
+            self.log.warning("Task killed, but cancelling Sixtyfour run %s failed: %s", self.job_id, err)
