@@ -1,0 +1,136 @@
+"""``SixtyfourWorkflowRunSensor``: waits for a Sixtyfour run started elsewhere (poke, reschedule or deferrable)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
+from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
+from airflow_provider_sixtyfour.triggers.poller import is_transient
+from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+#: Extra time given to the triggerer's own deferral timeout, so the trigger's ``timeout`` event,
+#: which carries the run's last status, normally comes first.
+DEFER_TIMEOUT_GRACE = timedelta(minutes=5)
+
+
+class SixtyfourWorkflowRunSensor(BaseSensorOperator):
+    """Waits until a Sixtyfour run, started elsewhere, has ended; succeeds only if it completed.
+
+    A failed or cancelled run fails the sensor with the API's ``error_message``/``status_reason``
+    (or skips it with ``soft_fail=True``, as does a timeout). The sensor never cancels the run: it
+    only watches it. Transient API errors (429, 5xx, network) count as "not yet" and are retried at
+    the next poke; permanent ones (401/403/404, a malformed job id) fail the sensor at once.
+
+    Returns (and pushes as XCom ``return_value``) the run's final live status as plain JSON.
+
+    :param job_id: the run to watch (templated), e.g. ``"{{ ti.xcom_pull('run', key='job_id') }}"``.
+    :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API (templated).
+    :param poke_interval: seconds between status checks (Sixtyfour recommends 5 to 10).
+    :param deferrable: wait in the triggerer instead of a worker slot (defaults to
+        ``[operators] default_deferrable``). The sensor's ``timeout`` becomes an absolute deadline
+        when it defers, so a triggerer restart does not extend it.
+    :param kwargs: the usual sensor arguments: ``mode`` (``poke`` or ``reschedule``), ``timeout``,
+        ``soft_fail``, ``exponential_backoff``...
+    """
+
+    template_fields = ("job_id", "sixtyfour_conn_id")
+    ui_color = "#e8f1ff"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        sixtyfour_conn_id: str = DEFAULT_CONN_ID,
+        poke_interval: float = 10.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.job_id = job_id
+        self.sixtyfour_conn_id = sixtyfour_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> SixtyfourHook:
+        """The blocking hook used by ``poke``."""
+        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+        return SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
+
+    @cached_property
+    def _progress(self) -> ProgressTracker:
+        return ProgressTracker()
+
+    def _check_job_id(self) -> None:
+        # Building the request validates the id (a UUID) with a message that says how to fix it.
+        endpoints.get_live_status(self.job_id)
+
+    def execute(self, context: Context) -> Any:
+        """Poke (or reschedule) as any sensor, or defer to :class:`SixtyfourWorkflowRunTrigger`."""
+        self._check_job_id()
+        if not self.deferrable:
+            return super().execute(context)
+        self.defer(
+            trigger=SixtyfourWorkflowRunTrigger(
+                job_id=self.job_id,
+                sixtyfour_conn_id=self.sixtyfour_conn_id,
+                poll_interval=max(float(self.poke_interval), 1.0),
+                deadline=time.time() + float(self.timeout),
+                cancel_on_kill=False,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout)) + DEFER_TIMEOUT_GRACE,
+        )
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One status check: done when completed; raises when failed or cancelled."""
+        try:
+            run = self.hook.get_live_status(self.job_id)
+        except SixtyfourError as err:
+            if is_transient(err):
+                self.log.warning("Could not read Sixtyfour run %s this time (%s); trying again", self.job_id, err)
+                return False
+            raise
+        if run.status is RunStatus.COMPLETED:
+            self.log.info("%s", describe_end(run))
+            return PokeReturnValue(is_done=True, xcom_value=to_jsonable(run))
+        if run.status.is_terminal:
+            raise AirflowFailException(describe_end(run))
+        line = self._progress.changed(run)
+        if line:
+            self.log.info("%s", line)
+        return False
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger's event: the run summary on success, else the matching failure."""
+        status = event.get("status")
+        message = str(event.get("message") or f"Sixtyfour run {self.job_id} ended with {status!r}")
+        if status == "success":
+            self.log.info("%s", message)
+            return event.get("run")
+        if status == "timeout":
+            raise AirflowSensorTimeout(message)
+        if status in ("failed", "cancelled"):
+            raise AirflowFailException(message)
+        raise SixtyfourError(message)
