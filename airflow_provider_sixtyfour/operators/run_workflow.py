@@ -1,0 +1,412 @@
+"""``SixtyfourRunWorkflowOperator``: start a Sixtyfour workflow run and wait for it, in a worker or deferred."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+
+from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.idempotency import RunClaimer, RunLedger, TaskInstanceIdentity
+from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, SixtyfourRunLink
+from airflow_provider_sixtyfour.operators._inputs import (
+    RunRequest,
+    check_csv_readable,
+    check_payload,
+    check_specs_override,
+    check_workflow_id,
+    csv_path,
+)
+from airflow_provider_sixtyfour.operators._summary import (
+    deadline_from,
+    describe_deadline,
+    result_files,
+    run_summary,
+    timeout_seconds,
+)
+from airflow_provider_sixtyfour.operators.cancel_run import CANCEL_BUDGET_SECONDS, cancel_within
+from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
+from airflow_provider_sixtyfour.protocol.errors import (
+    SixtyfourError,
+    SixtyfourInputError,
+    SixtyfourNotFoundError,
+    SixtyfourRateLimitError,
+    SixtyfourResponseError,
+    SixtyfourServerError,
+    SixtyfourTransportError,
+)
+from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.triggers.describe import ProgressTracker
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+    from airflow_provider_sixtyfour.protocol.models import LiveStatus, Workflow
+
+#: XCom keys pushed the moment a run starts (``run_url`` is the link's).
+JOB_ID_XCOM_KEY = "job_id"
+WORKFLOW_ID_XCOM_KEY = "workflow_id"
+
+#: Status polls that may fail in a row (each after the hook's own retries) before the task fails.
+MAX_CONSECUTIVE_POLL_FAILURES = 5
+
+_TRANSIENT_ERRORS: tuple[type[SixtyfourError], ...] = (
+    SixtyfourTransportError,
+    SixtyfourServerError,
+    SixtyfourRateLimitError,
+    SixtyfourResponseError,
+)
+
+
+class SixtyfourRunWorkflowOperator(BaseOperator):
+    """Run a Sixtyfour workflow on rows or a CSV, wait for it, and return a summary of what it did.
+
+    The run's ``job_id``, ``workflow_id`` and ``run_url`` (its page in the Sixtyfour app, shown as the
+    "Sixtyfour run" link) are pushed to XCom the moment the run starts, before any waiting. The return
+    value is a JSON-safe summary: ``job_id``, ``workflow_id``, ``status``, ``run_url``, ``started_at``,
+    ``completed_at``, ``duration_seconds``, ``progress_percentage``, blocks completed, rows processed and
+    ``metrics`` per block, ``result_files`` (name, block and row count of each result file; never a
+    download URL) and ``output_rows`` (rows of the final file).
+
+    A failed run fails the task with the API's reason; a cancelled run fails it too; a run that outlives
+    ``timeout`` is cancelled and the task fails saying so. A retry never pays for a second run while the
+    first can still be used: it reattaches to the run an earlier try started when that run is queued,
+    running or completed, and starts a new one only when it failed or was cancelled (see
+    :mod:`airflow_provider_sixtyfour.idempotency`). Input is checked before any paid call.
+
+    :param workflow_id: the workflow to run (templated).
+    :param webhook_payload: rows for a workflow whose first block is ``webhook``: a dict, a list of
+        dicts (one per row), or an upstream task's output (``XComArg``). Templated; a JSON string is
+        parsed.
+    :param input_csv: the CSV for a workflow whose first block is ``read_csv``: an ``ObjectStoragePath``
+        or a URI such as ``s3://bucket/leads.csv`` (templated). It is uploaded to Sixtyfour and its
+        handle passed as ``specs_override["resource_handle_id"]``.
+    :param input_csv_conn_id: the Airflow connection that reads ``input_csv`` (e.g. an ``aws`` one).
+    :param specs_override: block settings that override the workflow's (templated).
+    :param save_json: also keep the results as JSON (``format="json"`` download links).
+    :param wait_for_completion: wait until the run ends; False returns as soon as it started.
+    :param deferrable: wait in the triggerer instead of holding a worker slot. Defaults to the
+        ``[operators] default_deferrable`` setting.
+    :param poll_interval: seconds between status polls; Sixtyfour recommends 5 to 10.
+    :param timeout: the longest the run may take, in seconds or as a ``timedelta``; None for no limit.
+        The deadline is fixed when the task starts and carried into the trigger, so a triggerer restart
+        does not extend it. Past it the remote run is cancelled and the task fails.
+    :param cancel_on_kill: cancel the remote run when the task is killed (``on_kill``) or, on Airflow
+        3.3+, when a deferred task is killed.
+    :param reattach: on a retry, reuse the run an earlier try started (unless it failed or was
+        cancelled). False always starts a new run.
+    :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API.
+    """
+
+    template_fields: Sequence[str] = ("workflow_id", "webhook_payload", "input_csv", "specs_override")
+    template_fields_renderers = {"webhook_payload": "json", "specs_override": "json"}
+    operator_extra_links = (SixtyfourRunLink(),)
+    ui_color = "#e6f0ff"
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        webhook_payload: Any = None,
+        input_csv: Any = None,
+        input_csv_conn_id: str | None = None,
+        specs_override: dict[str, Any] | None = None,
+        save_json: bool = False,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 5.0,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        reattach: bool = True,
+        sixtyfour_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.workflow_id = workflow_id
+        self.webhook_payload = webhook_payload
+        self.input_csv = input_csv
+        self.input_csv_conn_id = input_csv_conn_id
+        self.specs_override = specs_override
+        self.save_json = save_json
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.reattach = reattach
+        self.sixtyfour_conn_id = sixtyfour_conn_id
+        self._poll_seconds = timeout_seconds(poll_interval, "poll_interval") or 5.0
+        self._timeout_seconds = timeout_seconds(timeout)
+        self._job_id: str | None = None
+        self._finished = False
+        self._cancel_sent = False
+        # Created in execute: operators are deep-copied before they run, and an Event cannot be.
+        self._stop: threading.Event | None = None
+
+    @property
+    def hook(self) -> SixtyfourHook:
+        """A hook on ``sixtyfour_conn_id`` (imported lazily: DAG parsing stays cheap)."""
+        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+        return SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
+
+    # -- execute ------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        self._stop = threading.Event()
+        deadline = deadline_from(self._timeout_seconds)
+        hook = self.hook
+        request = self._checked_request(hook)
+        claimer = RunClaimer(
+            hook,
+            TaskInstanceIdentity.from_context(context),
+            RunLedger.from_context(context) if self.reattach else None,
+            reattach=self.reattach,
+            workflow_id=request.workflow_id,
+            log=self.log,
+        )
+        owned = claimer.claim(request.start)
+        self._job_id = owned.job_id
+        run_url = self._announce(context, hook, owned.job_id, request.workflow_id)
+
+        if not self.wait_for_completion:
+            run = to_jsonable(owned.live) if owned.live is not None else {"status": owned.status.value}
+            self.log.info("Not waiting for Sixtyfour run %s (wait_for_completion=False).", owned.job_id)
+            return run_summary(run, job_id=owned.job_id, workflow_id=request.workflow_id, run_url=run_url)
+        if owned.live is not None and owned.live.status.is_terminal:
+            return self._finish(context, hook, owned.job_id, to_jsonable(owned.live), request.workflow_id)
+        if self.deferrable:
+            self._defer(owned.job_id, deadline)
+        live = self._wait(hook, owned.job_id, deadline)
+        return self._finish(context, hook, owned.job_id, to_jsonable(live), request.workflow_id)
+
+    def _checked_request(self, hook: SixtyfourHook) -> RunRequest:
+        """Check every input, and the workflow it is meant for, before any paid call."""
+        try:
+            workflow_id = check_workflow_id(self.workflow_id)
+            payload = check_payload(self.webhook_payload)
+            specs = check_specs_override(self.specs_override)
+            has_csv = self.input_csv is not None and self.input_csv != ""
+            if payload is not None and has_csv:
+                raise SixtyfourInputError(
+                    "both webhook_payload and input_csv were given: pass one of them, as the workflow's first "
+                    "block takes (webhook rows or a read_csv upload)"
+                )
+            if has_csv and specs and specs.get(RESOURCE_HANDLE_SPEC_KEY):
+                raise SixtyfourInputError(
+                    f"both input_csv and specs_override[{RESOURCE_HANDLE_SPEC_KEY!r}] were given: pass one of them"
+                )
+            csv = csv_path(self.input_csv, self.input_csv_conn_id) if has_csv else None
+            request = RunRequest(hook, workflow_id, payload, specs, csv, bool(self.save_json))
+            request.check_against(self._get_workflow(hook, workflow_id))
+            if csv is not None:
+                check_csv_readable(csv, self.input_csv_conn_id)
+        except SixtyfourInputError as err:
+            raise AirflowFailException(f"Invalid input for the Sixtyfour run: {err}") from err
+        return request
+
+    @staticmethod
+    def _get_workflow(hook: SixtyfourHook, workflow_id: str) -> Workflow:
+        try:
+            return hook.get_workflow(workflow_id)
+        except SixtyfourNotFoundError as err:
+            raise SixtyfourInputError(
+                f"workflow_id {workflow_id!r} was not found: check the id in the Sixtyfour app, and that the "
+                f"connection's API key belongs to the organisation that owns it ({err})"
+            ) from None
+
+    def _announce(self, context: Context, hook: SixtyfourHook, job_id: str, workflow_id: str) -> str:
+        """Push the run's id and page to XCom before any waiting, so links and retries work mid-run."""
+        run_url = hook.run_url(job_id)
+        ti = context["ti"]
+        ti.xcom_push(key=JOB_ID_XCOM_KEY, value=job_id)
+        ti.xcom_push(key=WORKFLOW_ID_XCOM_KEY, value=workflow_id)
+        ti.xcom_push(key=RUN_URL_XCOM_KEY, value=run_url)
+        SixtyfourRunLink.persist(context, run_url)
+        self.log.info("Sixtyfour run %s of workflow %s: %s", job_id, workflow_id, run_url)
+        return run_url
+
+    # -- waiting ------------------------------------------------------------------------------------
+
+    def _defer(self, job_id: str, deadline: float | None) -> None:
+        from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
+
+        self.log.info(
+            "Deferring: the triggerer waits for Sixtyfour run %s%s.",
+            job_id,
+            "" if deadline is None else f" until {describe_deadline(deadline)} at most",
+        )
+        self.defer(
+            trigger=SixtyfourWorkflowRunTrigger(
+                job_id=job_id,
+                sixtyfour_conn_id=self.sixtyfour_conn_id,
+                poll_interval=self._poll_seconds,
+                deadline=deadline,
+                cancel_on_kill=self.cancel_on_kill,
+            ),
+            method_name="execute_complete",
+        )
+
+    def _wait(self, hook: SixtyfourHook, job_id: str, deadline: float | None) -> LiveStatus:
+        """Poll until the run ends; log one line per change; cancel and fail at the deadline."""
+        stop = self._stop or threading.Event()
+        tracker = ProgressTracker()
+        failures = 0
+        last: LiveStatus | None = None
+        while True:
+            if stop.is_set():
+                raise AirflowException(f"The task was killed while waiting for Sixtyfour run {job_id}")
+            try:
+                live = hook.get_live_status(job_id)
+            except _TRANSIENT_ERRORS as err:
+                failures += 1
+                if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
+                    raise
+                self.log.warning(
+                    "Status poll of Sixtyfour run %s failed (%s); %d more failures in a row are tolerated.",
+                    job_id,
+                    err,
+                    MAX_CONSECUTIVE_POLL_FAILURES - failures - 1,
+                )
+            else:
+                failures = 0
+                last = live
+                line = tracker.changed(live)
+                if line:
+                    self.log.info("%s", line)
+                if live.status.is_terminal:
+                    self._finished = True
+                    return live
+            if deadline is not None and time.time() >= deadline:
+                self._fail_on_timeout(job_id, deadline, None if last is None else last.status.value)
+            pause = self._poll_seconds if deadline is None else min(self._poll_seconds, deadline - time.time())
+            stop.wait(max(0.0, pause))
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
+        """Resume after the trigger's event: success, failed, cancelled, timeout or error."""
+        if not isinstance(event, Mapping):
+            raise AirflowException(f"The Sixtyfour trigger ended without an event (got {event!r})")
+        status = str(event.get("status"))
+        job_id = str(event.get("job_id") or "")
+        message = str(event.get("message") or "")
+        self._job_id = job_id
+        run = event.get("run") if isinstance(event.get("run"), Mapping) else None
+        if status in ("success", "failed", "cancelled"):
+            hook = self.hook
+            if run is None:
+                run = to_jsonable(hook.get_live_status(job_id))
+            return self._finish(context, hook, job_id, run, str(self.workflow_id), message)
+        if status == "timeout":
+            last = None if run is None else run.get("status")
+            self._fail_on_timeout(job_id, None, last, message)
+        raise AirflowException(f"Waiting for Sixtyfour run {job_id} failed: {message or status}")
+
+    # -- the end ------------------------------------------------------------------------------------
+
+    def _finish(
+        self,
+        context: Context,
+        hook: SixtyfourHook,
+        job_id: str,
+        run: Mapping[str, Any],
+        workflow_id: str,
+        message: str = "",
+    ) -> Any:
+        """The summary of a completed run; an exception for a failed or cancelled one."""
+        self._finished = True
+        status = RunStatus.parse(run.get("status"))
+        workflow_id = str(run.get("workflow_id") or workflow_id)
+        run_url = hook.run_url(job_id)
+        if status is RunStatus.COMPLETED:
+            summary = run_summary(
+                run,
+                job_id=job_id,
+                workflow_id=workflow_id,
+                run_url=run_url,
+                files=self._result_files(hook, job_id),
+            )
+            self.log.info(
+                "Sixtyfour run %s completed in %s s; result files: %s",
+                job_id,
+                summary["duration_seconds"],
+                ", ".join(f"{f['filename']} ({f['row_count']} rows)" for f in summary["result_files"] or []) or "-",
+            )
+            return self._after_completion(context, hook, summary)
+        if status is RunStatus.FAILED:
+            reason = self._failure_reason(hook, job_id, workflow_id, run) or message or "the API gave no reason"
+            raise AirflowException(f"Sixtyfour run {job_id} of workflow {workflow_id} failed: {reason}. See {run_url}")
+        if status is RunStatus.CANCELLED:
+            raise AirflowException(
+                f"Sixtyfour run {job_id} of workflow {workflow_id} was cancelled before it completed; a cancelled "
+                f"run does not count as success. See {run_url}"
+            )
+        raise AirflowException(f"Sixtyfour run {job_id} ended in an unexpected state {status.value!r}")
+
+    def _after_completion(self, context: Context, hook: SixtyfourHook, summary: dict[str, Any]) -> Any:
+        """The one place for steps after a completed run (e.g. landing its results); returns the value."""
+        return summary
+
+    def _result_files(self, hook: SixtyfourHook, job_id: str) -> list[dict[str, Any]] | None:
+        try:
+            return result_files(hook.get_download_links(job_id))
+        except SixtyfourError as err:
+            self.log.warning("Could not list the result files of Sixtyfour run %s: %s", job_id, err)
+            return None
+
+    def _failure_reason(self, hook: SixtyfourHook, job_id: str, workflow_id: str, run: Mapping[str, Any]) -> str | None:
+        """The API's ``error_message``/``status_reason`` (from the run list) and the failed blocks' errors."""
+        parts: list[str] = []
+        try:
+            records = hook.list_runs(workflow_id=workflow_id, limit=100)
+        except SixtyfourError as err:
+            self.log.warning("Could not read why Sixtyfour run %s failed: %s", job_id, err)
+            records = []
+        for record in records:
+            if record.job_id == job_id:
+                parts.extend(p for p in (record.error_message, record.status_reason) if p and p not in parts)
+        for block in run.get("blocks") or []:
+            if isinstance(block, Mapping) and block.get("error_message"):
+                text = f"{block.get('block_name')}: {block['error_message']}"
+                if text not in parts and str(block["error_message"]) not in parts:
+                    parts.append(text)
+        return "; ".join(parts) or None
+
+    def _fail_on_timeout(self, job_id: str, deadline: float | None, last_status: str | None, message: str = "") -> None:
+        """Cancel the remote run, then fail the task saying it timed out."""
+        answer = cancel_within(self.sixtyfour_conn_id, job_id, CANCEL_BUDGET_SECONDS, self.log)
+        self._cancel_sent = True
+        outcome = (
+            f"cancel requested (Sixtyfour answered {answer.status.value})"
+            if answer is not None
+            else "the cancel request failed: cancel it in the Sixtyfour app"
+        )
+        limit = f"timeout={self._timeout_seconds:g} s" if self._timeout_seconds else "its deadline"
+        when = f" (deadline {describe_deadline(deadline)})" if deadline is not None else ""
+        state = f"; it was still {last_status}" if last_status else ""
+        detail = f" ({message})" if message else ""
+        raise AirflowException(
+            f"Sixtyfour run {job_id} timed out: not finished within {limit}{when}{state}{detail}. "
+            f"The remote run: {outcome}"
+        )
+
+    def on_kill(self) -> None:
+        """Cancel the remote run (best effort, at most 30 s); calling it again does nothing more."""
+        if self._stop is not None:
+            self._stop.set()
+        job_id = self._job_id
+        if not job_id or self._finished:
+            return
+        if not self.cancel_on_kill:
+            self.log.info("Task killed; leaving Sixtyfour run %s running (cancel_on_kill=False)", job_id)
+            return
+        if self._cancel_sent:
+            return
+        self._cancel_sent = True
+        self.log.info("Task killed; cancelling Sixtyfour run %s", job_id)
+        cancel_within(self.sixtyfour_conn_id, job_id, CANCEL_BUDGET_SECONDS, self.log)
