@@ -32,5 +32,5 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": conn_fields(),
             }
         ],
-        "extra-links": [],
+        "extra-links": ["airflow_provider_sixtyfour.links.sixtyfour.SixtyfourRunLink"],
     }
