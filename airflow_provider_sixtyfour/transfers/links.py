@@ -17,7 +17,8 @@ from airflow_provider_sixtyfour.protocol.models import DownloadLink
 
 log = logging.getLogger(__name__)
 
-#: A link this close to its expiry is refreshed before a download starts with it.
+#: A link this close to its expiry (or a quarter of its lifetime, if less) is refreshed before a
+#: download starts with it.
 EXPIRY_MARGIN_SECONDS = 60.0
 
 
@@ -56,7 +57,8 @@ class LinkSource:
         lifetime = link.expires_in_seconds or 0
         if lifetime <= 0:
             return False
-        return self._clock() - self._fetched_at >= max(0.0, lifetime - EXPIRY_MARGIN_SECONDS)
+        margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 4)
+        return self._clock() - self._fetched_at >= lifetime - margin
 
     def usable(self, filename: str) -> DownloadLink:
         """The current link for ``filename``; refreshed first if it is null or about to expire."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
 from airflow_provider_sixtyfour.protocol.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -33,8 +34,12 @@ _QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
 _XML_ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9_.-]{1,64})</Code>")
 
 
-class DownloadAborted(Exception):
+class DownloadAborted(SixtyfourError):
     """Another file failed or the task is being killed: stop without committing."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        super().__init__(f"download of {filename!r} stopped before it completed (task killed, or another file failed)")
 
 
 class LinkRejected(Exception):
@@ -145,8 +150,9 @@ def stream_url(
                     next_progress = now + PROGRESS_EVERY_SECONDS
                     _log_progress(label, total, announced, now - started)
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            of = f" of {announced}" if announced is not None else ""
             raise RetryableDownloadError(
-                f"the transfer broke after {total} bytes: {describe_exception(exc, url)}"
+                f"truncated: the transfer broke after {total}{of} bytes ({describe_exception(exc, url)})"
             ) from None
         wire_bytes = int(raw.tell()) if decode else total
     if announced is not None and wire_bytes != announced:

@@ -159,10 +159,14 @@ def test_s3_abort_leaves_no_object_and_no_upload(moto_s3: Any, s3_conn_id: str, 
 def test_s3_exclusive_create(moto_s3: Any, s3_conn_id: str, s3_bucket: str, size: int) -> None:
     moto_s3.client().put_object(Bucket=s3_bucket, Key="out/a.csv", Body=b"theirs")
     dest = resolve_destination(f"s3://{s3_bucket}/out/", s3_conn_id)
-    with pytest.raises(SixtyfourTargetExistsError, match=rf"s3://{s3_bucket}/out/a\.csv already exists"):
+
+    def land() -> None:
         sink = dest.open_sink("a.csv", overwrite=False, part_size=5 * MiB)
         sink.write(b"y" * size)
         sink.commit()
+
+    with pytest.raises(SixtyfourTargetExistsError, match=rf"s3://{s3_bucket}/out/a\.csv already exists"):
+        land()
     body = moto_s3.client().get_object(Bucket=s3_bucket, Key="out/a.csv")["Body"].read()
     assert body == b"theirs"
     assert _pending_uploads(moto_s3, s3_bucket) == []
