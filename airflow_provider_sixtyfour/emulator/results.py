@@ -56,8 +56,8 @@ class ResultFile:
         return CONTENT_TYPES[self.fmt]
 
     @property
-    def cache_key(self) -> tuple[str, str]:
-        return (self.job_id, self.filename)
+    def cache_key(self) -> tuple[str, str, int, int | None]:
+        return (self.job_id, self.filename, self.rows, self.result_bytes)
 
     def columns(self) -> list[str]:
         columns = list(self.inputs.columns)
@@ -177,8 +177,8 @@ class FileGenerator:
     """Measures and streams result files; caches layouts and padding chunks (small, bounded)."""
 
     def __init__(self, cache_size: int = 256) -> None:
-        self._layouts: OrderedDict[tuple[str, str], Layout] = OrderedDict()
-        self._pads: OrderedDict[tuple[str, str], _PadCycle] = OrderedDict()
+        self._layouts: OrderedDict[tuple[str, str, int, int | None], Layout] = OrderedDict()
+        self._pads: OrderedDict[tuple[str, str, int, int | None], _PadCycle] = OrderedDict()
         self._cache_size = cache_size
         self._pad_cache_size = 8
         self._lock = threading.Lock()

@@ -164,6 +164,12 @@ class EmulatorServer:
             loop.run_forever()
         finally:
             loop.run_until_complete(runner.cleanup())
+            # Handlers still running (a delay fault, a slow download) are cancelled, not abandoned.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
