@@ -188,7 +188,8 @@ def resolve_destination(destination: object, conn_id: str | None = None) -> Dest
         if "://" not in text:
             text = os.path.abspath(os.path.expanduser(text))
         try:
-            path = ObjectStoragePath(text, conn_id=conn_id or None)
+            # Airflow 2 would let an explicit conn_id=None win over one written in the URI.
+            path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
         except Exception as exc:
             raise SixtyfourInputError(f"destination {text!r} is not a usable storage URI: {exc}") from None
     else:
