@@ -72,15 +72,16 @@ _QUERY = re.compile(r"\?\S*")
 
 
 def no_answer(exc: BaseException) -> NoAnswer:
-    """Describe a transport exception briefly: its class and the innermost cause (no URL query strings)."""
-    root: BaseException = exc
-    seen = {id(root)}
-    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
-        seen.add(id(nxt))
-        root = nxt
-    detail = str(root).strip() or "no details"
+    """Describe a transport exception briefly: its class and the innermost OS-level cause (no URL query strings)."""
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
+        chain.append(nxt)
+    # The deepest OSError says what happened on the wire (refused, reset, timed out); else the innermost.
+    root = next((e for e in reversed(chain[1:]) if isinstance(e, OSError)), chain[-1])
     if isinstance(root, OSError) and root.strerror:
         detail = root.strerror
+    else:
+        detail = str(root).strip() or ("timed out" if isinstance(root, TimeoutError) else "no details")
     reason = type(exc).__name__ if root is exc else f"{type(exc).__name__}: {type(root).__name__}"
     return NoAnswer(f"{reason}: {_QUERY.sub('?<redacted>', detail)[:300]}")
 

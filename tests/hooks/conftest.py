@@ -1,0 +1,137 @@
+"""Fixtures for hook tests: both hooks pointed at the emulator, behind one calling interface."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+
+from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
+from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourAsyncHook, SixtyfourHook
+
+FAST_WORKFLOW = "wf-test-fast"
+SLOW_WORKFLOW = "wf-test-slow"
+
+
+class HookClient:
+    """Calls either hook's methods the same way, so each test runs against both.
+
+    ``kind`` is ``"sync"`` (``SixtyfourHook``) or ``"async"`` (``SixtyfourAsyncHook`` entered with
+    ``async with`` on a private event loop for the client's whole life).
+    """
+
+    def __init__(self, kind: str, conn_id: str = "sixtyfour_default") -> None:
+        self.kind = kind
+        self.conn_id = conn_id
+        self._runner: asyncio.Runner | None = None
+        self.hook: SixtyfourHook | SixtyfourAsyncHook
+        if kind == "sync":
+            self.hook = SixtyfourHook(sixtyfour_conn_id=conn_id)
+        else:
+            self._runner = asyncio.Runner()
+            self.hook = SixtyfourAsyncHook(sixtyfour_conn_id=conn_id)
+
+    def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self.hook, method)(*args, **kwargs)
+        if self._runner is not None and asyncio.iscoroutine(result):
+            return self._runner.run(result)
+        return result
+
+    def close(self) -> None:
+        if isinstance(self.hook, SixtyfourAsyncHook):
+            assert self._runner is not None
+            self._runner.run(self.hook.aclose())
+            self._runner.close()
+        else:
+            self.hook.close()
+
+
+def point_conn(monkeypatch: pytest.MonkeyPatch, base_url: str, conn_id: str = "sixtyfour_default", **extra: Any) -> str:
+    """Define ``conn_id`` through its ``AIRFLOW_CONN_*`` variable, pointed at ``base_url``."""
+    api_key = extra.pop("api_key", TEST_API_KEY)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", sixtyfour_connection_uri_json(base_url, api_key, **extra))
+    return conn_id
+
+
+@pytest.fixture
+def workflows(emulator: EmulatorServer) -> EmulatorServer:
+    """The emulator with a fast workflow (done in well under a second) and a slow one (for cancelling)."""
+    emulator.add_workflow(WorkflowSpec(workflow_id=FAST_WORKFLOW, duration_seconds=0.3, queue_seconds=0.05))
+    emulator.add_workflow(WorkflowSpec(workflow_id=SLOW_WORKFLOW, duration_seconds=600))
+    return emulator
+
+
+@pytest.fixture(params=["sync", "async"])
+def client(request: pytest.FixtureRequest, sixtyfour_conn: str, workflows: EmulatorServer) -> Iterator[HookClient]:
+    """A sync or an async hook on the emulator (the test runs once with each)."""
+    hook_client = HookClient(request.param, sixtyfour_conn)
+    try:
+        yield hook_client
+    finally:
+        hook_client.close()
+
+
+@pytest.fixture
+def make_client(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., HookClient]]:
+    """Build hook clients on connections with other settings: ``make_client("sync", max_retries=1)``."""
+    made: list[HookClient] = []
+
+    def make(kind: str, base_url: str | None = None, conn_id: str = "sixtyfour_custom", **extra: Any) -> HookClient:
+        point_conn(monkeypatch, base_url or emulator.base_url, conn_id, **extra)
+        hook_client = HookClient(kind, conn_id)
+        made.append(hook_client)
+        return hook_client
+
+    try:
+        yield make
+    finally:
+        for hook_client in made:
+            hook_client.close()
+
+
+class AllLogs:
+    """Everything logged, whichever way this Airflow routes it: stdlib records (Airflow 2) and
+    structlog lines written to stdout/stderr (Airflow 3)."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+        self._caplog = caplog
+        self._capfd = capfd
+        self._seen = ""
+
+    @property
+    def text(self) -> str:
+        out, err = self._capfd.readouterr()
+        self._seen += out + err
+        return self._caplog.text + self._seen
+
+    def lines(self, containing: str) -> list[str]:
+        """The log messages (in order) that contain ``containing``, from stdlib records when the
+        logger is a stdlib one (Airflow 2, where the console shows them again), else from the output."""
+        records = [f"{r.levelname} {r.getMessage()}" for r in self._caplog.records if containing in r.getMessage()]
+        if records:
+            return records
+        return [line for line in self.text.splitlines() if containing in line]
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> AllLogs:
+    """Every log line of the test at DEBUG and above (stdlib and Airflow 3 structlog)."""
+    caplog.set_level(logging.DEBUG)
+    return AllLogs(caplog, capfd)
+
+
+def wait_for(predicate: Callable[[], Any], what: str, limit: float = 60.0) -> Any:
+    """Poll ``predicate`` until it returns something truthy (a safety limit only, not a timing assertion)."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
