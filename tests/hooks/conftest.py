@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
@@ -123,6 +127,76 @@ def all_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
     """Every log line of the test at DEBUG and above (stdlib and Airflow 3 structlog)."""
     caplog.set_level(logging.DEBUG)
     return AllLogs(caplog, capfd)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as a :class:`StubServer` received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+class StubServer:
+    """A plain HTTP server on 127.0.0.1 that records each request and answers from a script.
+
+    For answers the emulator never gives (a proxy's HTML page with 200, JSON missing fields) and for
+    checking exactly what went over the wire. The last scripted answer repeats once the script runs out.
+    """
+
+    def __init__(self, *answers: tuple[int, str, bytes]) -> None:
+        self.answers = list(answers) or [(200, "application/json", b"{}")]
+        self.requests: list[Recorded] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                url = urlsplit(self.path)
+                stub.requests.append(Recorded(self.command, url.path, parse_qs(url.query), dict(self.headers), body))
+                status, content_type, payload = stub.answers.pop(0) if len(stub.answers) > 1 else stub.answers[0]
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def stub_server() -> Iterator[Callable[..., StubServer]]:
+    """Start :class:`StubServer` instances: ``stub_server((200, "text/html", b"<html>"))``; stopped after the test."""
+    started: list[StubServer] = []
+
+    def start(*answers: tuple[int, str, bytes]) -> StubServer:
+        server = StubServer(*answers)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
 
 
 def wait_for(predicate: Callable[[], Any], what: str, limit: float = 60.0) -> Any:

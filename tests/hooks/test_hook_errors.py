@@ -4,10 +4,8 @@ API's message, never the key, and client errors never retried (counted in the em
 from __future__ import annotations
 
 import json
-import threading
 import traceback
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 
 import pytest
 from conftest import TEST_API_KEY
@@ -155,50 +153,10 @@ def test_client_errors_never_retried(make_client, emulator: EmulatorServer, stat
 # ---- answers no API should give: a proxy's HTML page with 200, JSON without the documented fields ----
 
 
-class _Canned(BaseHTTPRequestHandler):
-    status = 200
-    content_type = "application/json"
-    body = b""
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.send_response(self.status)
-        self.send_header("Content-Type", self.content_type)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def canned() -> Iterator[Callable[[int, str, bytes], str]]:
-    """Start a plain HTTP server on 127.0.0.1 that answers every request the same way; returns its URL."""
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(status: int, content_type: str, body: bytes) -> str:
-        handler = type("Handler", (_Canned,), {"status": status, "content_type": content_type, "body": body})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-
-
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_200_html_page(kind: str, make_client, canned) -> None:  # type: ignore[no-untyped-def]
-    url = canned(200, "text/html", b"<!DOCTYPE html><html><body>Sign in to the corporate proxy</body></html>")
+def test_200_html_page(kind: str, make_client, stub_server) -> None:  # type: ignore[no-untyped-def]
+    page = b"<!DOCTYPE html><html><body>Sign in to the corporate proxy</body></html>"
+    url = stub_server((200, "text/html", page)).base_url
     err = raised(lambda: make_client(kind, base_url=url)("list_workflows"))
     assert isinstance(err, SixtyfourResponseError)
     assert "GET /workflows answered something this provider cannot read" in str(err)
@@ -207,8 +165,10 @@ def test_200_html_page(kind: str, make_client, canned) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_200_missing_required_fields(kind: str, make_client, canned) -> None:  # type: ignore[no-untyped-def]
-    url = canned(200, "application/json", json.dumps({"status": "queued", "workflow_id": "wf-1"}).encode())
+def test_200_missing_required_fields(kind: str, make_client, stub_server) -> None:  # type: ignore[no-untyped-def]
+    url = stub_server(
+        (200, "application/json", json.dumps({"status": "queued", "workflow_id": "wf-1"}).encode())
+    ).base_url
     err = raised(lambda: make_client(kind, base_url=url)("run_workflow", "wf-1", LEADS))
     assert isinstance(err, SixtyfourResponseError)
     assert "POST /workflows/run answered something this provider cannot read: required field 'job_id' is missing" in (
@@ -217,8 +177,8 @@ def test_200_missing_required_fields(kind: str, make_client, canned) -> None:  #
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_500_plain_text_body(kind: str, make_client, canned) -> None:  # type: ignore[no-untyped-def]
-    url = canned(500, "text/plain", b"upstream exploded")
+def test_500_plain_text_body(kind: str, make_client, stub_server) -> None:  # type: ignore[no-untyped-def]
+    url = stub_server((500, "text/plain", b"upstream exploded")).base_url
     err = raised(lambda: make_client(kind, base_url=url, max_retries=0)("get_live_status", JOB_ID))
     assert isinstance(err, SixtyfourServerError)
     assert f"GET /workflows/runs/{JOB_ID}/live_status failed with HTTP 500" in str(err)
