@@ -1,0 +1,183 @@
+"""``SixtyfourDownloadResultsOperator`` in-process against the emulator: arguments, XCom, outlets, kill."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import Asset, AssetAlias
+
+from airflow_provider_sixtyfour.emulator import STORAGE_ROUTE, FaultRule, WorkflowSpec
+from airflow_provider_sixtyfour.operators.download_results import (
+    DEFAULT_ASSET_ALIAS,
+    SixtyfourDownloadResultsOperator,
+)
+from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourDownloadResultsOperator as ReExported
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourInputError
+from airflow_provider_sixtyfour.transfers import DownloadOptions, SixtyfourResultsNotReadyError
+
+MiB = 1 << 20
+
+
+def _finished_run(emulator: Any, hook: Any, **spec: Any) -> str:
+    workflow_id = f"wf-op-{uuid.uuid4().hex[:8]}"
+    spec.setdefault("blocks", ("webhook", "enrich_lead", "find_email"))
+    emulator.add_workflow(WorkflowSpec(workflow_id=workflow_id, duration_seconds=0.2, queue_seconds=0.0, **spec))
+    job_id = hook.run_workflow(workflow_id, webhook_payload=[{"first_name": "Ada", "company": "Engines"}]).job_id
+    deadline = time.monotonic() + 60
+    while not hook.get_live_status(job_id).status.is_terminal:
+        assert time.monotonic() < deadline, "the run did not end"
+        time.sleep(0.05)
+    return str(job_id)
+
+
+@pytest.fixture
+def hook(sixtyfour_conn: str) -> Any:
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+    with SixtyfourHook(sixtyfour_conn_id=sixtyfour_conn) as hook:
+        yield hook
+
+
+def test_reexported_from_the_operators_module() -> None:
+    assert ReExported is SixtyfourDownloadResultsOperator
+
+
+def test_execute_returns_json_records(
+    emulator: Any, hook: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    job_id = _finished_run(emulator, hook)
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=f"file://{tmp_path}/out/")
+    result = op.execute(context={})  # type: ignore[arg-type]
+    assert json.loads(json.dumps(result)) == result
+    assert [r["filename"] for r in result] == [
+        "block_01_webhook.csv",
+        "block_02_enrich_lead.csv",
+        "block_03_find_email.csv",
+    ]
+    for record in result:
+        assert set(record) == {
+            "uri",
+            "filename",
+            "bytes",
+            "sha256",
+            "row_count",
+            "block_number",
+            "format",
+            "job_id",
+            "attempts",
+        }
+        assert record["sha256"] == emulator.file_sha256(job_id, record["filename"])
+        assert Path(record["uri"].removeprefix("file://")).stat().st_size == record["bytes"]
+    assert "signature=" not in json.dumps(result)
+    assert "signature=" not in caplog.text
+
+
+def test_files_final_and_max_concurrency(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    job_id = _finished_run(emulator, hook)
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download", job_id=job_id, destination=str(tmp_path), files="final", max_concurrency=1
+    )
+    result = op.execute(context={})  # type: ignore[arg-type]
+    assert [r["block_number"] for r in result] == [3]
+    assert op._options().max_concurrency == 1
+
+
+def test_download_options_are_merged(emulator: Any) -> None:
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download",
+        job_id="x",
+        destination="s3://b/p/",
+        max_attempts=2,
+        download_options=DownloadOptions(chunk_size=1 * MiB, max_attempts=9),
+    )
+    options = op._options()
+    assert (options.chunk_size, options.max_attempts, options.max_concurrency) == (1 * MiB, 2, 4)
+
+
+def test_failed_run_fails_the_task(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    job_id = _finished_run(emulator, hook, outcome="failed", error_message="Provider down")
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
+    with pytest.raises(SixtyfourResultsNotReadyError, match=r"failed .*Provider down"):
+        op.execute(context={})  # type: ignore[arg-type]
+
+
+def test_outlets_get_the_default_alias_and_keep_user_assets() -> None:
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download", job_id="x", destination="s3://b/p/", outlets=[Asset("s3://b/p/")]
+    )
+    assert Asset("s3://b/p/") in op.outlets
+    assert AssetAlias(DEFAULT_ASSET_ALIAS) in op.outlets
+    custom = SixtyfourDownloadResultsOperator(task_id="d2", job_id="x", destination="s3://b/p/", asset_alias="leads")
+    assert [o.name for o in custom.outlets if isinstance(o, AssetAlias)] == ["leads"]
+    none = SixtyfourDownloadResultsOperator(task_id="d3", job_id="x", destination="s3://b/p/", asset_alias=None)
+    assert none.outlets == []
+
+
+def test_template_fields() -> None:
+    assert set(SixtyfourDownloadResultsOperator.template_fields) == {
+        "job_id",
+        "destination",
+        "destination_conn_id",
+        "files",
+        "format",
+        "sixtyfour_conn_id",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"format": "xml"}, "format must be one of"),
+        ({"max_concurrency": 0}, "max_concurrency must be a whole number >= 1"),
+        ({"max_attempts": True}, "max_attempts must be a whole number >= 1"),
+        ({"asset_alias": " "}, "asset_alias must be a non-empty string or None"),
+    ],
+)
+def test_bad_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(SixtyfourInputError, match=message):
+        SixtyfourDownloadResultsOperator(task_id="download", job_id="x", destination="s3://b/p/", **kwargs)
+
+
+def test_templated_format_is_checked_when_run(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download", job_id=str(uuid.uuid4()), destination=str(tmp_path), format="{{ params.fmt }}"
+    )
+    op.format = "xml"  # what the template rendered to
+    with pytest.raises(SixtyfourInputError, match="format must be one of"):
+        op.execute(context={})  # type: ignore[arg-type]
+    assert emulator.stats()["requests_total"] == 0
+
+
+def test_on_kill_stops_downloads_and_leaves_nothing(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    job_id = _finished_run(emulator, hook, result_bytes=4 * MiB)
+    emulator.add_fault(FaultRule(route=STORAGE_ROUTE, kind="delay", seconds=1.0))
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
+
+    def kill_once_downloading() -> None:
+        deadline = time.monotonic() + 30
+        while emulator.stats()["requests"].get(STORAGE_ROUTE) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        op.on_kill()
+
+    killer = threading.Thread(target=kill_once_downloading)
+    killer.start()
+    try:
+        # execute runs in the main thread, as in a task process (Airflow 2 requires it).
+        with pytest.raises(SixtyfourError, match="stopped before it completed"):
+            op.execute(context={})  # type: ignore[arg-type]
+    finally:
+        killer.join(30)
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_on_kill_before_execute_is_harmless() -> None:
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id="x", destination="s3://b/p/")
+    op.on_kill()
