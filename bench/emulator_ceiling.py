@@ -3,6 +3,8 @@
 Starts ``sixtyfour-emulator`` as a subprocess (rate limit off) unless ``--url`` points at a running one,
 seeds runs, then hammers ``live_status`` and ``GET /workflows/runs`` with keep-alive aiohttp clients
 and prints requests per second for each scenario, and the download throughput of a large result file.
+Wall-clock req/s includes the client's cost on the same machine; "[per emulator CPU-second]" divides
+the requests by the emulator process's own CPU time, i.e. its ceiling on one free core.
 
     python bench/emulator_ceiling.py [--seconds 5] [--concurrency 32] [--active-runs 5000] [--download-mib 1024]
 """
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -86,6 +89,17 @@ async def hammer(
     return done / (time.perf_counter() - start), errors
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User+system CPU seconds of process ``pid`` so far (Linux ``/proc``), or 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def get(session: aiohttp.ClientSession, url: str, params: dict[str, str] | None = None) -> int:
     async with session.get(url, params=params) as resp:
         await resp.read()
@@ -115,7 +129,7 @@ async def download(session: aiohttp.ClientSession, base: str, mib: int) -> tuple
     return size / (time.perf_counter() - start) / 1e6, size
 
 
-async def main_async(args: argparse.Namespace, base: str) -> dict[str, Any]:
+async def main_async(args: argparse.Namespace, base: str, pid: int | None) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     results: dict[str, Any] = {}
     async with aiohttp.ClientSession(headers=HEADERS, connector=connector) as session:
@@ -143,8 +157,14 @@ async def main_async(args: argparse.Namespace, base: str) -> dict[str, Any]:
             (f"list runs status=active limit=500 ({args.active_runs} active)", active),
             ("list runs status=completed limit=100", completed),
         ):
+            cpu_before, wall_before = cpu_seconds(pid), time.perf_counter()
             rate, errors = await hammer(session, args.seconds, args.concurrency, request)
             results[name] = rate
+            cpu = cpu_seconds(pid) - cpu_before
+            if cpu > 0:
+                # Requests per second of emulator CPU: its ceiling on one free core, whatever the client costs.
+                requests_done = rate * (time.perf_counter() - wall_before)
+                results[f"{name} [per emulator CPU-second]"] = requests_done / cpu
             if errors:
                 results[f"{name} errors"] = errors
         if args.download_mib:
@@ -166,15 +186,15 @@ def main() -> None:
     if base is None:
         proc, base = start_emulator()
     try:
-        results = asyncio.run(main_async(args, base))
+        results = asyncio.run(main_async(args, base, proc.pid if proc is not None else None))
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
     print(f"emulator at {base}, {os.cpu_count()} CPUs, {args.concurrency} concurrent keep-alive clients")
     for name, value in results.items():
-        unit = "" if "MB/s" in name or "errors" in name else " req/s"
-        print(f"  {name:<60} {value:>10.0f}{unit}")
+        unit = "" if "MB/s" in name or "errors" in name or "CPU" in name else " req/s"
+        print(f"  {name:<76} {value:>8.0f}{unit}")
 
 
 if __name__ == "__main__":

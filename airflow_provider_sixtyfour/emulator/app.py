@@ -27,7 +27,7 @@ from airflow_provider_sixtyfour.emulator.core import EmulatorCore
 from airflow_provider_sixtyfour.emulator.faults import STORAGE_ROUTE, FaultRule
 from airflow_provider_sixtyfour.emulator.inputs import CsvFileInput, InputRows, PayloadInput, SampleInput
 from airflow_provider_sixtyfour.emulator.results import ResultFile
-from airflow_provider_sixtyfour.emulator.runs import Run
+from airflow_provider_sixtyfour.emulator.runs import Run, block_ids
 from airflow_provider_sixtyfour.emulator.specs import SOURCE_BLOCKS, WorkflowSpec
 from airflow_provider_sixtyfour.emulator.state import UploadedCsv
 from airflow_provider_sixtyfour.emulator.stats import INVALID_KEY, NO_KEY, SIGNED_URL, UNMATCHED_ROUTE
@@ -549,10 +549,7 @@ class EmulatorRoutes:
             "workflow_definition": None,
         }
         if with_definition:
-            ids = [
-                str(uuid.uuid5(uuid.NAMESPACE_URL, f"sixtyfour-emulator/{spec.workflow_id}/{n}"))
-                for n in range(1, len(spec.block_names) + 1)
-            ]
+            ids = block_ids(spec)
             blocks: list[dict[str, Any]] = [
                 {
                     "sequence_number": n,

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from airflow_provider_sixtyfour.emulator.clock import iso
+from airflow_provider_sixtyfour.emulator.clock import iso, iso_fixed
 from airflow_provider_sixtyfour.emulator.inputs import InputRows
 from airflow_provider_sixtyfour.emulator.results import ResultFile
 from airflow_provider_sixtyfour.emulator.specs import WorkflowSpec
@@ -27,6 +28,15 @@ TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
 _FAIL_POINT = 0.5  # a failing block fails halfway through
 CANCEL_MESSAGE = "Run cancelled by request"
 _DATAFRAME_TYPE = {"enrich_company": "COMPANY", "read_csv": "COMPANY"}
+
+
+@lru_cache(maxsize=1024)
+def block_ids(spec: WorkflowSpec) -> tuple[str, ...]:
+    """Stable block ids of a workflow (the same in live status and in the workflow's definition)."""
+    return tuple(
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"sixtyfour-emulator/{spec.workflow_id}/{number}"))
+        for number in range(1, len(spec.block_names) + 1)
+    )
 
 
 def _dumps(data: Any) -> bytes:
@@ -50,6 +60,7 @@ class Run:
     """
 
     __slots__ = (
+        "_block_ids",
         "_live_cache",
         "_record_cache",
         "_record_valid_until",
@@ -110,6 +121,7 @@ class Run:
         self.cancel_at: float | None = None
         self.cancel_requests = 0
         self.seq = 0
+        self._block_ids = block_ids(spec)
         self._record_cache: bytes | None = None
         self._record_valid_until = 0.0
         self._live_cache: bytes | None = None
@@ -209,11 +221,11 @@ class Run:
             "status": status,
             "step": "deployed",
             "user_id": "user-emulator",
-            "created_at": iso(self.queued_at),
-            "updated_at": iso(updated),
-            "queued_at": iso(self.queued_at),
-            "started_at": iso(started),
-            "completed_at": iso(completed),
+            "created_at": iso_fixed(self.queued_at),
+            "updated_at": iso_fixed(updated),
+            "queued_at": iso_fixed(self.queued_at),
+            "started_at": iso_fixed(started),
+            "completed_at": iso_fixed(completed),
             "duration_ms": duration_ms,
             "status_reason": self.status_reason(now),
             "error_message": self.error_message(now),
@@ -261,7 +273,7 @@ class Run:
         previous: list[str] = []
         for index, name in enumerate(names):
             state = self.block_state(index, now)
-            block_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sixtyfour-emulator/{self.spec.workflow_id}/{index + 1}"))
+            block_id = self._block_ids[index]
             processed = total if state.status == "completed" else int(total * state.fraction)
             error = None
             if state.status == FAILED:
@@ -290,14 +302,14 @@ class Run:
                     "sequence_number": index + 1,
                     "previous_block_ids": list(previous),
                     "status": state.status,
-                    "started_at": iso(state.started_at),
-                    "completed_at": iso(state.completed_at),
+                    "started_at": iso_fixed(state.started_at),
+                    "completed_at": iso_fixed(state.completed_at),
                     "progress_percentage": progress,
                     "current_step": step,
                     "processed_count": processed,
                     "total_count": total,
                     "estimated_total_count": None,
-                    "last_updated": iso(block_updated),
+                    "last_updated": iso(block_updated) if block_updated == now else iso_fixed(block_updated),
                     "error_message": error,
                     "metrics": {
                         "row_count": processed,
@@ -315,13 +327,13 @@ class Run:
             "run_id": self.job_id,
             "workflow_id": self.spec.workflow_id,
             "overall_status": LIVE_CANCELLED if status == CANCELLED else status,
-            "last_updated": iso(last_updated),
+            "last_updated": iso(last_updated) if last_updated == now else iso_fixed(last_updated),
             "current_block": current[0] if current else None,
             "current_block_sequence": current[1] if current else None,
             "total_blocks": len(names),
             "completed_blocks": done,
-            "started_at": iso(self.start_at if now >= self.start_at and self.start_at <= self.end_at else None),
-            "completed_at": iso(self.end_at if terminal else None),
+            "started_at": iso_fixed(self.start_at if now >= self.start_at and self.start_at <= self.end_at else None),
+            "completed_at": iso_fixed(self.end_at if terminal else None),
             "blocks": blocks,
             "overall_progress_percentage": overall,
             "estimation_blocked_by": "queue" if status == QUEUED else None,
