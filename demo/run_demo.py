@@ -124,7 +124,9 @@ def airflow_env(state: Path, base_url: str, api_key: str) -> dict[str, str]:
             "AIRFLOW_CONN_SIXTYFOUR_DEFAULT": json.dumps(
                 {"conn_type": "sixtyfour", "host": base_url, "password": api_key}
             ),
-            "AIRFLOW_CONN_SIXTYFOUR_WAREHOUSE": f"sqlite:///{state / 'warehouse.db'}",
+            "AIRFLOW_CONN_SIXTYFOUR_WAREHOUSE": json.dumps(
+                {"conn_type": "sqlite", "host": str(state / "warehouse.db")}
+            ),
             "AIRFLOW_VAR_SIXTYFOUR_WORKFLOW_ID": WORKFLOW_ID,
             "AIRFLOW_VAR_SIXTYFOUR_INPUT_BASE": (data / "input").as_uri(),
             "AIRFLOW_VAR_SIXTYFOUR_RESULTS_BASE": (data / "results").as_uri(),
