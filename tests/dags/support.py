@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,3 +104,66 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def task_states(db_path: Path, dag_id: str) -> dict[str, str]:
+    """``{task_id: state}`` of a DAG's task instances in an Airflow SQLite database."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ?", (dag_id,)).fetchall()
+    return {task_id: state for task_id, state in rows}
+
+
+def dags_test_watching(
+    cli: Any, dag_id: str, extra_env: dict[str, str], watch: Callable[[], None], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``airflow dags test DAG_ID`` in the background, calling ``watch()`` every 0.1 s while it runs."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id],
+        env=cli.env(extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+    reader.start()
+    end = time.monotonic() + timeout
+    try:
+        while proc.poll() is None:
+            if time.monotonic() > end:
+                raise AssertionError(f"airflow dags test {dag_id} still running after {timeout} s")
+            watch()
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        reader.join(30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(chunks), None)
+
+
+class Canceller:
+    """Cancels, from outside Airflow, every active run of one workflow (as a person in the app would)."""
+
+    def __init__(self, workflow_id: str) -> None:
+        self.workflow_id = workflow_id
+        self.cancelled: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+        with SixtyfourHook() as hook:
+            while not self._stop.wait(0.2):
+                for run in hook.list_runs(status="active", workflow_id=self.workflow_id):
+                    hook.cancel_run(run.job_id)
+                    self.cancelled.add(run.job_id)
+
+    def __enter__(self) -> Canceller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
