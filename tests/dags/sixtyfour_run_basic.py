@@ -1,13 +1,15 @@
 """The run and cancel operators' happy paths, for ``airflow dags test`` against the emulator.
 
 Rows come from an upstream task (an XComArg); one run waits in the worker, one defers to the
-triggerer; a third is started without waiting and cancelled by the cancel operator; cancelling a
-finished run is a no-op. ``check`` prints what downstream tasks and the extra link see.
+triggerer; one uploads a CSV whose URI is templated from an upstream task; a fourth is started
+without waiting and cancelled by the cancel operator; cancelling a finished run is a no-op.
+``check`` prints what downstream tasks and the extra link see.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -20,7 +22,7 @@ except ImportError:  # Airflow 2
 from airflow_provider_sixtyfour.links.sixtyfour import SixtyfourRunLink
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourCancelRunOperator, SixtyfourRunWorkflowOperator
 
-RUN_TASKS = ("enrich_sync", "enrich_deferred")
+RUN_TASKS = ("enrich_sync", "enrich_deferred", "enrich_csv")
 
 
 class TiKey(NamedTuple):
@@ -41,7 +43,15 @@ with DAG("sixtyfour_run_basic", start_date=datetime(2026, 1, 1), schedule=None, 
             {"email": "alan@example.com", "company": "ACE"},
         ]
 
+    @task
+    def write_csv() -> str:
+        folder = tempfile.mkdtemp(prefix="sixtyfour-test-")
+        with open(f"{folder}/companies.csv", "w") as handle:
+            handle.write("company,domain\nExample,example.com\nACE,ace.test\nInitech,initech.test\nHooli,hooli.test\n")
+        return f"file://{folder}/companies.csv"
+
     rows = leads()
+    csv_uri = write_csv()
     enrich_sync = SixtyfourRunWorkflowOperator(
         task_id="enrich_sync",
         workflow_id="wf-demo-webhook",
@@ -56,6 +66,12 @@ with DAG("sixtyfour_run_basic", start_date=datetime(2026, 1, 1), schedule=None, 
         deferrable=True,
         poll_interval=0.5,
         timeout=600,
+    )
+    enrich_csv = SixtyfourRunWorkflowOperator(
+        task_id="enrich_csv",
+        workflow_id="wf-demo-read-csv",
+        input_csv="{{ ti.xcom_pull(task_ids='write_csv') }}",
+        poll_interval=0.5,
     )
     start_only = SixtyfourRunWorkflowOperator(
         task_id="start_only",
@@ -90,6 +106,7 @@ with DAG("sixtyfour_run_basic", start_date=datetime(2026, 1, 1), schedule=None, 
         seen["cancel_finished"] = ti.xcom_pull(task_ids="cancel_finished")
         print("SIXTYFOUR_CHECK " + json.dumps(seen))
 
+    csv_uri >> enrich_csv
     start_only >> cancel
     enrich_sync >> cancel_finished
-    [enrich_sync, enrich_deferred, cancel, cancel_finished] >> check()
+    [enrich_sync, enrich_deferred, enrich_csv, cancel, cancel_finished] >> check()

@@ -15,7 +15,7 @@ from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
 from dags.support import Canceller, dag_source, dags_test_watching, read_xcoms, task_states, wait_for
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
-from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS, RUN_WORKFLOW
+from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS, RUN_WORKFLOW, UPLOAD_CSV
 
 pytestmark = pytest.mark.slow
 
@@ -60,20 +60,25 @@ def test_sync_and_deferred_runs_complete_and_cancel_works(
     assert status_when_pushed["enrich_sync"] in ("queued", "running")
     assert status_when_pushed["enrich_deferred"] in ("queued", "running")
     seen = check_line(proc.stdout)
-    for task_id in ("enrich_sync", "enrich_deferred"):
+    for task_id, workflow_id, rows in (
+        ("enrich_sync", "wf-demo-webhook", 3),
+        ("enrich_deferred", "wf-demo-webhook", 3),
+        ("enrich_csv", "wf-demo-read-csv", 4),
+    ):
         got = seen[task_id]
         summary = got["summary"]
         assert summary["status"] == "completed"
         assert summary["job_id"] == got["job_id"]
-        assert summary["workflow_id"] == got["workflow_id"] == "wf-demo-webhook"
-        assert summary["output_rows"] == 3
+        assert summary["workflow_id"] == got["workflow_id"] == workflow_id
+        assert summary["output_rows"] == rows
         assert got["run_url"].endswith(got["job_id"])
         assert got["link"] == got["ui_link"] == got["run_url"]
     assert "Deferring" in proc.stdout
     assert seen["cancel"] == "cancelled"
     assert seen["cancel_finished"] == "completed"
     assert "nothing to cancel" in proc.stdout
-    assert emulator.runs_started() == 3
+    assert emulator.runs_started() == 4
+    assert emulator.request_count(UPLOAD_CSV) == 1
     assert emulator.cancel_requests(seen["enrich_sync"]["job_id"]) == 0
     assert_no_secret(airflow_cli, proc.stdout)
 
