@@ -2,8 +2,8 @@
 
 A target becomes visible only complete. Three ways, chosen by the store:
 
-- local files (``file://``): write ``.<name>.partial-<id>`` beside the target, fsync, then rename
-  (``os.replace``), or hard-link for an exclusive create when ``overwrite`` is False;
+- local files (``file://``): write ``.<name>.partial-<id>`` beside the target (optionally fsync it),
+  then rename (``os.replace``), or hard-link for an exclusive create when ``overwrite`` is False;
 - object stores whose uploads appear only when completed (S3, GCS): write the final key through
   fsspec's buffered writer (a multipart or resumable upload) and abort the upload on failure;
 - any other store: write a temporary sibling and ``mv`` it into place.
@@ -148,13 +148,14 @@ class Destination:
     # ---------------------------------------------------------------------------------------------
 
     def open_sink(
-        self, filename: str, *, overwrite: bool, part_size: int, fsync: bool = True, exclusive: bool = True
+        self, filename: str, *, overwrite: bool, part_size: int, fsync: bool = False, exclusive: bool = True
     ) -> Sink:
         """Open a writer for ``filename`` that publishes the target only on :meth:`Sink.commit`.
 
         :param overwrite: replace an existing target; when False the commit fails if one appeared.
         :param part_size: bytes an object store's writer buffers before uploading a part.
-        :param fsync: flush local files to disk before they are renamed into place.
+        :param fsync: flush local files to disk before they are renamed into place (survives an OS
+            crash, at disk speed).
         :param exclusive: use the store's exclusive create (hard link, ``If-None-Match``) when not
             overwriting; turn off for S3-compatible stores that reject conditional writes.
         """

@@ -7,7 +7,6 @@ texts, which ``requests`` and ``urllib3`` fill with the full URL).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
 from airflow_provider_sixtyfour.protocol.redaction import redact_url
+from airflow_provider_sixtyfour.transfers.pipeline import BodyReader, HashingPipeline
 
 if TYPE_CHECKING:
     import requests
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1 << 20
-DEFAULT_CHUNK_SIZE = 4 * MiB
+DEFAULT_CHUNK_SIZE = 1 * MiB
 PROGRESS_EVERY_SECONDS = 30.0
 
 _QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
@@ -59,7 +59,7 @@ class StreamResult:
     """What one successful stream wrote: byte count and SHA-256 of the body."""
 
     bytes: int
-    sha256: str
+    sha256: str | None
     seconds: float
 
 
@@ -106,16 +106,20 @@ def stream_url(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     timeout: tuple[float, float] = (10.0, 120.0),
     abort: threading.Event | None = None,
+    sha256: bool = True,
 ) -> StreamResult:
     """GET ``url`` and write its body to ``sink`` chunk by chunk; the sink is not committed here.
 
     :param label: the file's name, for logs.
     :param expected_size: the size the API announced (``file_size``), checked when given.
+    :param sha256: compute the body's SHA-256 on the way (on a helper thread, overlapping the copy).
     :raises LinkRejected: the storage answered 400 or 403 (an expired or invalid signature).
     :raises RetryableDownloadError: the body was cut short or the transfer failed midway.
     :raises FatalDownloadError: any other refusal (404, other 4xx, a redirect loop).
     :raises DownloadAborted: ``abort`` was set while streaming.
     """
+    import http.client
+
     import requests
     import urllib3
 
@@ -131,35 +135,41 @@ def stream_url(
         announced = _int_header(response.headers.get("Content-Length"))
         encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
         decode = encoding not in ("", "identity")
-        raw = response.raw
-        hasher = hashlib.sha256()
+        reader = BodyReader(response.raw, decode)
+        # Small bodies are hashed inline; a helper thread would cost more than it saves.
+        threaded = announced is None or announced > chunk_size
+        pipe = HashingPipeline(chunk_size, depth=4, threaded=threaded, enabled=sha256)
         total = 0
         next_progress = started + PROGRESS_EVERY_SECONDS
         try:
             while True:
                 if abort is not None and abort.is_set():
                     raise DownloadAborted(label)
-                chunk = raw.read(chunk_size, decode_content=decode)
-                if not chunk:
+                buffer = pipe.take()
+                n = reader.fill(buffer)
+                if not n:
+                    pipe.give_back(buffer)
                     break
-                hasher.update(chunk)
-                sink.write(chunk)
-                total += len(chunk)
+                pipe.submit(buffer, n)
+                sink.write(buffer[:n])
+                total += n
                 now = time.monotonic()
                 if now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_SECONDS
                     _log_progress(label, total, announced, now - started)
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, requests.RequestException, http.client.HTTPException, OSError) as exc:
             of = f" of {announced}" if announced is not None else ""
             raise RetryableDownloadError(
                 f"truncated: the transfer broke after {total}{of} bytes ({describe_exception(exc, url)})"
             ) from None
-        wire_bytes = int(raw.tell()) if decode else total
+        finally:
+            digest = pipe.finish()
+        wire_bytes = reader.wire_bytes
     if announced is not None and wire_bytes != announced:
         raise RetryableDownloadError(f"truncated: received {wire_bytes} of the {announced} bytes announced")
     if expected_size is not None and not decode and total != expected_size:
         raise RetryableDownloadError(f"size mismatch: received {total} bytes, the API lists file_size {expected_size}")
-    return StreamResult(bytes=total, sha256=hasher.hexdigest(), seconds=time.monotonic() - started)
+    return StreamResult(bytes=total, sha256=digest, seconds=time.monotonic() - started)
 
 
 def _raise_for_status(status: int, reason: str, code: str | None) -> None:

@@ -176,3 +176,13 @@ def test_s3_missing_bucket_is_named(s3_conn_id: str) -> None:
     dest = resolve_destination("s3://no-such-bucket-here/out/", s3_conn_id)
     with pytest.raises(SixtyfourDestinationError, match="bucket 'no-such-bucket-here' does not exist"):
         dest.prepare()
+
+
+def test_local_fsync_commit(tmp_path: Path) -> None:
+    dest = resolve_destination(str(tmp_path))
+    for overwrite in (False, True):
+        sink = dest.open_sink("a.csv", overwrite=overwrite, part_size=5 * MiB, fsync=True)
+        sink.write(b"durable")
+        sink.commit()
+    assert _entries(tmp_path) == ["a.csv"]
+    assert (tmp_path / "a.csv").read_bytes() == b"durable"

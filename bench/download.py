@@ -1,0 +1,323 @@
+"""Download throughput and memory of ``land_results`` against ``curl -o``, on the same machine and run.
+
+Starts ``sixtyfour-emulator`` in its own process with two workflows: one whose single result file is
+``--size-mib`` MiB (1 GiB by default) and one with four ``--quad-mib`` MiB files. For each round it
+downloads the big file with ``curl -o`` and with ``land_results`` to ``file://`` (alternating, so
+both see the same machine load), then (unless ``--skip-s3``) lands it in S3 on a moto server, and
+lands the four files at once against four parallel ``curl`` transfers.
+
+Each ``land_results`` runs in a fresh child process that measures its own memory: it resets the
+kernel's peak-RSS mark (``/proc/self/clear_refs``) right before landing and reads ``VmHWM`` after,
+so "RSS growth" is the peak during the download over the RSS it started with. Prints figures only.
+
+    python bench/download.py [--size-mib 1024] [--quad-mib 256] [--rounds 3] [--skip-s3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+API_KEY = "bench-download-key"
+CONN_ID = "sixtyfour_bench"
+AWS_CONN_ID = "aws_bench"
+MiB = 1 << 20
+ONE_WORKFLOW = "wf-bench-one"
+QUAD_WORKFLOW = "wf-bench-quad"
+
+
+# --------------------------------------------------------------------------------------------------
+# Child: one land_results call, measuring its own memory
+# --------------------------------------------------------------------------------------------------
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def child(args: argparse.Namespace) -> None:
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+    from airflow_provider_sixtyfour.transfers import DownloadOptions, land_results
+    from airflow_provider_sixtyfour.transfers.destination import resolve_destination
+
+    options = DownloadOptions(
+        max_concurrency=args.concurrency,
+        chunk_size=args.chunk_kib * 1024,
+        fsync=args.fsync,
+        sha256=not args.no_sha256,
+    )
+    with SixtyfourHook(sixtyfour_conn_id=CONN_ID) as hook:
+        hook.get_live_status(args.job)  # connection, settings and HTTP client ready before measuring
+        resolve_destination(args.dest, args.dest_conn).prepare()  # the store's client too
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+            reset = True
+        except OSError:
+            reset = False
+        rss_start = _status_kib("VmRSS")
+        hwm_start = _status_kib("VmHWM")
+        started = time.perf_counter()
+        landed = land_results(hook, args.job, args.dest, destination_conn_id=args.dest_conn, options=options)
+        seconds = time.perf_counter() - started
+        hwm_end = _status_kib("VmHWM")
+    base = rss_start if reset else hwm_start
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "bytes": sum(f.bytes for f in landed),
+                "files": len(landed),
+                "rss_start_mib": rss_start / 1024,
+                "rss_growth_mib": max(0, hwm_end - base) / 1024,
+                "peak_reset": reset,
+            }
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Parent: servers, curl, children
+# --------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_emulator(size: int, quad: int, workdir: Path) -> tuple[subprocess.Popen[str], str]:
+    config = {
+        "api_keys": [API_KEY],
+        "include_default_workflows": False,
+        "rate_limit_per_minute": None,
+        "workflows": [
+            {"workflow_id": ONE_WORKFLOW, "blocks": ["webhook"], "duration_seconds": 0.2, "result_bytes": size},
+            {
+                "workflow_id": QUAD_WORKFLOW,
+                "blocks": ["webhook", "enrich_lead", "find_email", "find_phone"],
+                "duration_seconds": 0.2,
+                "result_bytes": quad,
+            },
+        ],
+    }
+    path = workdir / "emulator.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_sixtyfour.emulator", "--port", "0", "--config", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://\S+", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"emulator did not start: {line!r}")
+    return proc, match.group(0)
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("moto server did not start")
+
+
+def finished_run(workflow_id: str) -> str:
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+    with SixtyfourHook(sixtyfour_conn_id=CONN_ID) as hook:
+        job_id = hook.run_workflow(workflow_id).job_id
+        while not hook.get_live_status(job_id).status.is_terminal:
+            time.sleep(0.1)
+    return str(job_id)
+
+
+def signed_urls(job_id: str) -> list[str]:
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+    with SixtyfourHook(sixtyfour_conn_id=CONN_ID) as hook:
+        return [str(link.download_url) for link in hook.get_download_links(job_id)]
+
+
+def curl(urls: list[str], folder: Path) -> float:
+    """Seconds for curl to fetch every URL (in parallel when several) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    command = ["curl", "-s", "-S", "-f", "--no-progress-meter"]
+    if len(urls) > 1:
+        command += ["-Z", "--parallel-max", str(len(urls))]
+    for i, url in enumerate(urls):
+        command += ["-o", str(folder / f"curl-{i}.csv"), url]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(folder)
+    return seconds
+
+
+def land(job_id: str, dest: str, env: dict[str, str], args: argparse.Namespace, **kw: Any) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--job",
+        job_id,
+        "--dest",
+        dest,
+        "--concurrency",
+        str(kw.get("concurrency", 4)),
+        "--chunk-kib",
+        str(args.chunk_kib),
+    ]
+    if kw.get("no_sha256"):
+        command.append("--no-sha256")
+    if kw.get("dest_conn"):
+        command += ["--dest-conn", kw["dest_conn"]]
+    if args.fsync:
+        command.append("--fsync")
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def mib_s(nbytes: int, seconds: float) -> float:
+    return nbytes / MiB / seconds
+
+
+def summary(label: str, values: list[float], unit: str) -> str:
+    every = [round(v, 1) for v in values]
+    return f"{label}: median {statistics.median(values):.1f} {unit}, max {max(values):.1f}, all {every}"
+
+
+def parent(args: argparse.Namespace) -> None:
+    size, quad = args.size_mib * MiB, args.quad_mib * MiB
+    workdir = Path(tempfile.mkdtemp(prefix="bench-download-"))
+    emulator, base_url = start_emulator(size, quad, workdir)
+    moto: subprocess.Popen[bytes] | None = None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    env[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
+        {"conn_type": "sixtyfour", "host": base_url, "password": API_KEY}
+    )
+    os.environ.update(env)
+    try:
+        print(
+            f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+            f"chunk {args.chunk_kib} KiB, fsync {args.fsync}"
+        )
+        one_job, quad_job = finished_run(ONE_WORKFLOW), finished_run(QUAD_WORKFLOW)
+
+        curl_rates, ours_rates, plain_rates, growth = [], [], [], []
+        for _ in range(args.rounds):
+            curl_rates.append(mib_s(size, curl(signed_urls(one_job), workdir / "curl")))
+            for rates, no_sha256 in ((ours_rates, False), (plain_rates, True)):
+                result = land(one_job, f"file://{workdir}/ours/", env, args, no_sha256=no_sha256)
+                shutil.rmtree(workdir / "ours")
+                rates.append(mib_s(result["bytes"], result["seconds"]))
+                growth.append(result["rss_growth_mib"])
+        print(f"\n1 file of {args.size_mib} MiB to file:// ({args.rounds} rounds, curl and land_results alternating)")
+        print("  " + summary("curl -o                   ", curl_rates, "MiB/s"))
+        print("  " + summary("land_results (sha256)     ", ours_rates, "MiB/s"))
+        print("  " + summary("land_results (sha256=False)", plain_rates, "MiB/s"))
+        for label, rates in (("sha256", ours_rates), ("sha256=False", plain_rates)):
+            ratios = [100 * o / c for o, c in zip(rates, curl_rates, strict=True)]
+            print("  " + summary(f"ratio to curl, {label}, round by round", ratios, "%"))
+        print("  " + summary("peak RSS growth (all runs)", growth, "MiB") + " (target < 64 MiB)")
+
+        if not args.skip_s3:
+            moto, moto_url = start_moto()
+            import boto3
+
+            boto3.client(
+                "s3",
+                endpoint_url=moto_url,
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+                region_name="us-east-1",
+            ).create_bucket(Bucket="bench")
+            s3_env = dict(env)
+            s3_env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "bench",
+                    "password": "bench",
+                    "extra": {"endpoint_url": moto_url, "region_name": "us-east-1"},
+                }
+            )
+            result = land(one_job, "s3://bench/sixtyfour/", s3_env, args, dest_conn=AWS_CONN_ID)
+            print(f"\n1 file of {args.size_mib} MiB to s3:// on moto (one run)")
+            print(f"  land_results: {mib_s(result['bytes'], result['seconds']):.1f} MiB/s")
+            print(f"  peak RSS growth: {result['rss_growth_mib']:.1f} MiB (target < 64 MiB)")
+
+        curl_rates, ours_rates, growth = [], [], []
+        for _ in range(args.rounds):
+            curl_rates.append(mib_s(4 * quad, curl(signed_urls(quad_job), workdir / "curl")))
+            result = land(quad_job, f"file://{workdir}/ours/", env, args, concurrency=4)
+            shutil.rmtree(workdir / "ours")
+            ours_rates.append(mib_s(result["bytes"], result["seconds"]))
+            growth.append(result["rss_growth_mib"])
+        print(f"\n4 files of {args.quad_mib} MiB at once to file:// (curl -Z --parallel-max 4 vs max_concurrency=4)")
+        print("  " + summary("curl -Z     ", curl_rates, "MiB/s"))
+        print("  " + summary("land_results", ours_rates, "MiB/s"))
+        print(f"  ratio of medians: {100 * statistics.median(ours_rates) / statistics.median(curl_rates):.0f}%")
+        print("  " + summary("peak RSS growth", growth, "MiB"))
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+        if moto is not None:
+            moto.terminate()
+            moto.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="size of the single big file (default 1024)")
+    parser.add_argument("--quad-mib", type=int, default=256, help="size of each of the four files (default 256)")
+    parser.add_argument("--rounds", type=int, default=3, help="curl/land_results pairs per scenario (default 3)")
+    parser.add_argument("--chunk-kib", type=int, default=1024, help="DownloadOptions.chunk_size in KiB (default 1024)")
+    parser.add_argument("--fsync", action="store_true", help="fsync files before the rename (curl does not)")
+    parser.add_argument("--skip-s3", action="store_true", help="skip the S3 (moto) scenario")
+    parser.add_argument("--no-sha256", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("--dest", help=argparse.SUPPRESS)
+    parser.add_argument("--dest-conn", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+    else:
+        parent(args)
+
+
+if __name__ == "__main__":
+    main()
