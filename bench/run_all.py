@@ -558,7 +558,7 @@ def write_report(steps: dict[str, Step], args: argparse.Namespace, started: floa
         "ceiling": ceiling_figures(ceiling, polling),
     }
     total = time.monotonic() - started
-    direct = shlex.join(["python", *_display([sys.executable, *sys.argv])])
+    direct = shlex.join(_display([sys.executable, *sys.argv]))
     wrapper = os.environ.get("BENCH_COMMAND")
     invoked = f"`{wrapper}` (which runs `{direct}`)" if wrapper else f"`{direct}`"
     out = [

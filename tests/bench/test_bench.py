@@ -1,0 +1,178 @@
+"""Smoke tests of the benchmark command: every script runs in a tiny configuration and prints its table.
+
+Benchmarks assert no timings; these tests check that each script runs, that ``run_all`` reads the figures
+each one printed into ``BENCHMARKS.md``, that a missing script is reported as not run, and that the
+parse-cost script attributes imports to the module that made them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+
+
+def load_bench_module(name: str) -> ModuleType:
+    """Import ``bench/NAME.py`` (the scripts put ``bench/`` on ``sys.path`` themselves for ``common``)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_all(*args: str, timeout: float = 280) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH / "run_all.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def summary_rows(report: str) -> dict[str, list[str]]:
+    """The summary table of a BENCHMARKS.md, by figure name."""
+    table = report.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0] not in ("figure", "") and not set(cells[0]) <= {"-"}:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> None:
+    report_path = tmp_path / "BENCHMARKS.md"
+    # The dbt Cloud provider lives in the bench venv only; the HTTP provider stands in as the parse baseline.
+    result = run_all(
+        "--profile", "tiny", "--output", str(report_path),
+        "--parse-baseline-module", "airflow.providers.http.operators.http",
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+
+    # Each script printed its own table.
+    assert "DAG-parse cost: import after" in out
+    assert re.search(r"extra ms \(median\)", out)
+    assert "emulator at http://127.0.0.1:" in out
+    assert re.search(r"^\s+\|\s+mode\s+runs\s+wall s", out, re.MULTILINE)
+    assert "1 file of 8 MiB to file://" in out
+    assert "4 files of 2 MiB at once to file://" in out
+
+    report = report_path.read_text()
+    assert "not run" not in report, report
+    assert "Command: `python bench/run_all.py --profile tiny" in report
+    for field in ("date", "nproc", "memory", "python", "airflow"):
+        assert re.search(rf"^\| {field} \| \S", report, re.MULTILINE), field
+
+    rows = summary_rows(report)
+    parse = next(cells for name, cells in rows.items() if name.startswith("DAG-parse cost"))
+    assert re.fullmatch(r"[\d.]+ ms", parse[0])
+    assert "http provider" in parse[1]
+    assert parse[2].endswith("x")
+    assert parse[3] == "< 30 ms extra"
+    assert parse[4] == "met" or parse[4].startswith("MISSED by")
+
+    requests = rows["status requests/min, 3 runs (poll/min beyond the final read; calls per run)"]
+    assert re.fullmatch(r"\d+ \(-?\d+; [\d.]+\)", requests[0])
+    assert re.fullmatch(r"\d+ \(-?\d+; [\d.]+\)", requests[1])
+    assert re.fullmatch(r"[\d.]+ / [\d.]+ s", rows["run end -> trigger event, 3 runs (p50 / worst)"][0])
+    lag = rows["worst event-loop lag, 3 runs (client CPU s)"]
+    assert re.fullmatch(r"\d+ ms \([\d.]+ s\)", lag[0])
+    assert re.fullmatch(r"\d+ ms \([\d.]+ s\)", lag[1])
+
+    for name in ("download to file://, 8 MiB (MiB/s)", "download to S3 on moto, 8 MiB (MiB/s)"):
+        ours, baseline, ratio, target, verdict = rows[name][:5]
+        assert ours.isdigit(), rows[name]
+        assert re.match(r"\d+ \(curl", baseline), rows[name]
+        assert ratio.endswith("%"), rows[name]
+        assert target == ">= 80% of curl"
+        assert verdict == "met" or verdict.startswith("MISSED by")
+    assert rows["4 files at once to file://, 2 MiB each (MiB/s)"][2].endswith("%")
+    assert re.fullmatch(r"[\d.]+ MiB", rows["download to file://: peak RSS growth"][0])
+
+    assert re.match(r"\d+ req/s \(\d+ per emulator CPU-s\)", rows["emulator: live_status"][0])
+    assert "- Polling: the busiest scenario" in report
+    assert "- Download: the emulator served" in report
+
+    # Only a throwaway key exists here, but signed URLs and keys must stay out of reports all the same.
+    for secret in ("bench-key", "bench-download-key", "signature=", "expires="):
+        assert secret not in report, secret
+        assert secret not in out, secret
+
+
+def test_a_missing_script_is_reported_as_not_run(tmp_path: Path) -> None:
+    empty = tmp_path / "bench"
+    empty.mkdir()
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "polling,download", "--bench-dir", str(empty), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = report_path.read_text()
+    assert "- polling (polling.py): not run: script missing (bench/polling.py)" in report
+    assert "- download (download.py): not run: script missing (bench/download.py)" in report
+    assert "No figures: no benchmark ran." in report
+
+
+def test_run_all_rejects_an_unknown_step(tmp_path: Path) -> None:
+    result = run_all("--only", "parse,speed", "--output", str(tmp_path / "B.md"), timeout=60)
+    assert result.returncode == 2
+    assert "--only: unknown speed; choose from parse, ceiling, polling, download" in result.stderr
+    assert not (tmp_path / "B.md").exists()
+
+
+def test_run_all_passes_only_the_flags_a_script_takes(tmp_path: Path) -> None:
+    run_all_module = load_bench_module("run_all")
+    script = tmp_path / "fake.py"
+    script.write_text("import argparse\np = argparse.ArgumentParser()\np.add_argument('--size-mib')\np.parse_args()\n")
+    help_text = run_all_module.script_help(script)
+    command, dropped = run_all_module.build_command(script, {"--size-mib": "8", "--json": "x.json"}, help_text)
+    assert command[1:] == [str(script), "--size-mib", "8"]
+    assert dropped == ["--json"]
+
+
+def test_importtime_attributes_each_import_to_its_importer(tmp_path: Path) -> None:
+    parse_cost = load_bench_module("parse_cost")
+    (tmp_path / "bench_outer.py").write_text("import bench_middle\n")
+    (tmp_path / "bench_middle.py").write_text("import bench_inner\n")
+    (tmp_path / "bench_inner.py").write_text("import colorsys\nx = sum(range(10000))\n")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import json
+        print({parse_cost.MARK!r}, file=sys.stderr, flush=True)
+        import bench_outer
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    lines = {line.name: line for line in parse_cost.parse_importtime(out.stderr)}
+    assert "json" not in lines  # imported before the mark: the base import's, not ours
+    assert lines["bench_outer"].chain == ()
+    assert lines["bench_middle"].chain == ("bench_outer",)
+    assert lines["bench_inner"].chain == ("bench_outer", "bench_middle")
+    assert lines["colorsys"].chain == ("bench_outer", "bench_middle", "bench_inner")
+    assert lines["bench_outer"].cumulative_us >= lines["bench_inner"].cumulative_us >= lines["bench_inner"].self_us
+    assert parse_cost.importer(lines["colorsys"]) == "bench_inner"
+
+
+def test_format_table_aligns_plain_and_markdown() -> None:
+    common = load_bench_module("common")
+    plain = common.format_table(["name", "ms"], [["a", 1.25], ["longer", 250.0], ["none", float("nan")]])
+    assert plain.splitlines() == ["name     ms", "-----------", "a       1.2", "longer  250", "none    n/a"]
+    markdown = common.format_table(["name", "ms"], [["a", 1.5]], markdown=True, right=[1])
+    assert markdown.splitlines() == ["| name |  ms |", "|------|----:|", "| a    | 1.5 |"]
