@@ -186,3 +186,53 @@ def test_local_fsync_commit(tmp_path: Path) -> None:
         sink.commit()
     assert _entries(tmp_path) == ["a.csv"]
     assert (tmp_path / "a.csv").read_bytes() == b"durable"
+
+
+# ------------------------------------------------------------------------------------------------
+# Any other store: temporary sibling, then mv (fsspec's in-memory filesystem stands in)
+# ------------------------------------------------------------------------------------------------
+
+
+def _memory_destination() -> Any:
+    import uuid
+
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from airflow_provider_sixtyfour.transfers.destination import Destination
+
+    return Destination(fs=MemoryFileSystem(), protocol="memory", root=f"/landing-{uuid.uuid4().hex[:8]}/out")
+
+
+def test_other_store_writes_a_temporary_sibling_then_moves() -> None:
+    dest = _memory_destination()
+    sink = dest.open_sink("a.csv", overwrite=False, part_size=5 * MiB)
+    sink.write(b"complete")
+    listed = [p.rsplit("/", 1)[1] for p in dest.fs.ls(dest.root, detail=False)]
+    assert len(listed) == 1
+    assert listed[0].startswith(".a.csv" + PARTIAL_MARKER)
+    assert not dest.exists(dest.target("a.csv"))
+    sink.commit()
+    assert [p.rsplit("/", 1)[1] for p in dest.fs.ls(dest.root, detail=False)] == ["a.csv"]
+    assert dest.fs.cat_file(dest.target("a.csv")) == b"complete"
+    assert dest.uri(dest.target("a.csv")) == f"memory://{dest.root}/a.csv"
+
+
+def test_other_store_abort_and_existing_target() -> None:
+    dest = _memory_destination()
+    sink = dest.open_sink("a.csv", overwrite=False, part_size=5 * MiB)
+    sink.write(b"partial")
+    sink.abort()
+    assert not dest.fs.exists(dest.root) or dest.fs.ls(dest.root, detail=False) == []
+
+    dest.fs.pipe_file(dest.target("a.csv"), b"theirs")
+    sink = dest.open_sink("a.csv", overwrite=False, part_size=5 * MiB)
+    sink.write(b"mine")
+    with pytest.raises(SixtyfourTargetExistsError):
+        sink.commit()
+    assert dest.fs.cat_file(dest.target("a.csv")) == b"theirs"
+    assert [p.rsplit("/", 1)[1] for p in dest.fs.ls(dest.root, detail=False)] == ["a.csv"]
+
+    sink = dest.open_sink("a.csv", overwrite=True, part_size=5 * MiB)
+    sink.write(b"mine")
+    sink.commit()
+    assert dest.fs.cat_file(dest.target("a.csv")) == b"mine"
