@@ -24,6 +24,8 @@ def describe_progress(update: LiveStatus | RunRecord) -> str:
 class ProgressTracker:
     """Remembers the last progress line so that each change is logged once, and nothing else."""
 
+    __slots__ = ("_last",)
+
     def __init__(self) -> None:
         self._last: str | None = None
 

@@ -15,8 +15,8 @@ loops) and one connection, identified by its id *and* a fingerprint of its base 
 rotated key gets a new poller. It holds one :class:`SixtyfourAsyncHook` (one HTTP client) for its life,
 starts with its first subscriber and stops when the last one leaves.
 
-Everything a trigger should log reaches it through its :class:`Subscription` queue, so the line is
-written from the trigger's own task, where Airflow routes it to that task's log.
+Everything a trigger should log reaches it through its :class:`Subscription`, so the line is written
+from the trigger's own task, where Airflow routes it to that task's log.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_LIMIT_MAX
@@ -54,15 +56,18 @@ log = logging.getLogger(__name__)
 #: costs no more than one list call, and it brings progress and the final record at once.
 DIRECT_MAX_RUNS = 1
 #: A run gets a progress ``live_status`` at most once every this many cycles...
-PROGRESS_EVERY_CYCLES = 6
+PROGRESS_EVERY_CYCLES = 2
 #: ...and at most this many runs get one per cycle, whatever the number of runs.
-PROGRESS_CALLS_PER_CYCLE = 4
+PROGRESS_CALLS_PER_CYCLE = 3
 #: When the active list is truncated: per-workflow active lists asked per cycle, at most.
 WORKFLOW_LISTS_PER_CYCLE = 10
 #: When even those cannot vouch for a run: per-run ``live_status`` calls per cycle, at most.
 FALLBACK_CALLS_PER_CYCLE = 8
-#: Requests in flight at once for ``live_status`` calls of one cycle.
+#: Requests in flight at once for ``live_status`` calls of one cycle (below the hook's pool of 20).
 CONCURRENT_CALLS = 16
+#: Updates handed to subscribers before the poller lets the event loop run them: thousands of
+#: triggers woken in one loop iteration would stall every other trigger for that long.
+DISPATCH_BATCH = 200
 #: Longest wait between cycles after repeated failures of the list call.
 MAX_ERROR_WAIT = 60.0
 #: How long a resolved connection fingerprint is reused before the connection is read again.
@@ -113,33 +118,61 @@ class Retrying:
     retry_in: float
 
 
-Update = Progress | Finished | Failed | Retrying
+@dataclass(frozen=True)
+class DeadlineReached:
+    """Put on the queue by the subscriber's own timer (never by the poller) when its deadline is due."""
+
+
+Update = Progress | Finished | Failed | Retrying | DeadlineReached
 
 
 class Subscription:
-    """One trigger's interest in one run; the poller puts :data:`Update` items on :attr:`updates`.
+    """One trigger's interest in one run: the poller :meth:`put` s :data:`Update` items, the trigger :meth:`get` s them.
+
+    Lighter than an ``asyncio.Queue`` (a deque and, while waiting, one future): a triggerer may hold
+    thousands, and every object they keep alive lengthens the garbage collector's pauses.
 
     :param job_id: the run watched.
     :param interval: the poll interval the trigger asked for; the poller cycles at the shortest one.
     """
 
+    __slots__ = ("_pending", "_poller", "_waiter", "closed", "interval", "job_id")
+
     def __init__(self, job_id: str, interval: float) -> None:
         self.job_id = job_id
         self.interval = interval
-        self.updates: asyncio.Queue[Update] = asyncio.Queue()
         self.closed = False
+        self._pending: deque[Update] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._poller: RunPoller | None = None
+
+    def put(self, update: Update) -> None:
+        """Hand an update to the subscriber (never blocks)."""
+        self._pending.append(update)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Update:
+        """The next update, waiting for one if none is pending."""
+        while not self._pending:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._pending.popleft()
 
     def unsubscribe(self) -> None:
         """Stop watching; the poller stops when its last subscription leaves. Safe to call twice."""
         if self.closed:
             return
         self.closed = True
+        self._pending.clear()
         if self._poller is not None:
             self._poller.remove(self)
 
 
-@dataclass
+@dataclass(slots=True)
 class _RunState:
     """What the poller knows about one watched run."""
 
@@ -153,7 +186,7 @@ class _RunState:
 
     def send(self, update: Update) -> None:
         for sub in self.subscriptions:
-            sub.updates.put_nowait(update)
+            sub.put(update)
 
     def progress(self, record: LiveStatus | RunRecord) -> None:
         """Pass on a still-active record; a list record only when its status moved (queued to running)."""
@@ -176,7 +209,7 @@ class _Listing:
     def complete(self) -> bool:
         return len(self.records) < self.limit
 
-    @property
+    @cached_property
     def oldest_queued(self) -> datetime | None:
         stamps = [r.queued_at for r in self.records if r.queued_at is not None]
         return min(stamps) if stamps else None
@@ -217,6 +250,7 @@ class RunPoller:
         self._direct_only = False
         self._cycle = 0
         self._failures = 0
+        self._listed_at: dict[str, int] = {}  # workflow id -> cycle of its last per-workflow list
 
     @property
     def stopped(self) -> bool:
@@ -248,7 +282,6 @@ class RunPoller:
             state.subscriptions.discard(sub)
             if not state.subscriptions:
                 del self._runs[sub.job_id]
-        _drain(sub)
         if not self._subscriptions:
             self._stop()
 
@@ -296,7 +329,8 @@ class RunPoller:
         """Decide what a failed cycle means; returns the wait before the next one."""
         if is_transient(err):
             self._failures += 1
-            wait = min(interval * 2 ** min(self._failures, 6), max(interval, MAX_ERROR_WAIT))
+            # The hook already retried this call; the poller waits an interval, then doubles the wait.
+            wait = min(interval * 2 ** min(self._failures - 1, 6), max(interval, MAX_ERROR_WAIT))
             log.warning(
                 "Sixtyfour status poll for connection %r failed (%s); retrying in %.1f s",
                 self.key.conn_id,
@@ -338,8 +372,10 @@ class RunPoller:
         unresolved_ids = {s.job_id for s in unresolved}
         left = [s for s in runs if s.job_id not in seen and s.job_id not in unresolved_ids]
         active = [s for s in runs if s.job_id in seen]
-        for state in active:
+        for index, state in enumerate(active, 1):
             state.progress(seen[state.job_id])
+            if index % DISPATCH_BATCH == 0:
+                await asyncio.sleep(0)
         fallback = sorted(unresolved, key=lambda s: s.last_checked)[:FALLBACK_CALLS_PER_CYCLE]
         due = [s for s in active if self._cycle - s.last_live_cycle >= PROGRESS_EVERY_CYCLES]
         progress = sorted(due, key=lambda s: s.last_live_cycle)[:PROGRESS_CALLS_PER_CYCLE]
@@ -362,7 +398,12 @@ class RunPoller:
             for state in runs:
                 if state.workflow_id:
                     wanted.setdefault(state.workflow_id, 0)
-        chosen = sorted(wanted, key=lambda w: -wanted[w])[:WORKFLOW_LISTS_PER_CYCLE]
+        # Workflows known to hold unresolved runs first, then the least recently listed: with more
+        # workflows than the cap, each still gets its turn.
+        chosen = sorted(wanted, key=lambda w: (wanted[w] == 0, self._listed_at.get(w, -1)))
+        chosen = chosen[:WORKFLOW_LISTS_PER_CYCLE]
+        for workflow_id in chosen:
+            self._listed_at[workflow_id] = self._cycle
         results = await asyncio.gather(*(self._list(hook, w) for w in chosen), return_exceptions=True)
         listings: list[_Listing] = []
         for workflow_id, result in zip(chosen, results, strict=True):
@@ -420,12 +461,6 @@ class RunPoller:
             state.send(Finished(status))
         else:
             state.progress(status)
-
-
-def _drain(sub: Subscription) -> None:
-    """Drain a closed subscription so no pending error is reported as 'never retrieved'."""
-    while not sub.updates.empty():
-        sub.updates.get_nowait()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,7 +17,14 @@ from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.models import LiveStatus
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
-from airflow_provider_sixtyfour.triggers.poller import Failed, Finished, Progress, Retrying, subscribe_run
+from airflow_provider_sixtyfour.triggers.poller import (
+    DeadlineReached,
+    Failed,
+    Finished,
+    Retrying,
+    Subscription,
+    subscribe_run,
+)
 
 #: Longest time ``on_kill`` spends cancelling the remote run (Airflow allows it 30 s by default).
 ON_KILL_TIMEOUT = 20.0
@@ -141,35 +148,44 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         )
         tracker = ProgressTracker()
         last: LiveStatus | None = None
+        # One timer for the deadline rather than a timeout on every wait: thousands of triggers
+        # share a loop, and each wait_for() would cost an extra task per update.
+        timer = self._arm_deadline(subscription)
         try:
             while True:
-                remaining = None if self.deadline is None else self.deadline - time.time()
-                if remaining is not None and remaining <= 0:
-                    return self._timeout_event(last)
-                try:
-                    update = await asyncio.wait_for(subscription.updates.get(), remaining)
-                except asyncio.TimeoutError:
-                    continue
-                if isinstance(update, Finished):
+                update = await subscription.get()
+                if isinstance(update, DeadlineReached):
+                    if self.deadline is not None and time.time() >= self.deadline:
+                        return self._timeout_event(last)
+                    timer = self._arm_deadline(subscription)  # the loop's clock ran ahead of the wall clock
+                elif isinstance(update, Finished):
                     return _finished_event(update.status)
-                if isinstance(update, Failed):
+                elif isinstance(update, Failed):
                     message = f"Could not watch Sixtyfour run {self.job_id}: {update.error}"
                     return _event("error", self.job_id, message, last)
-                if isinstance(update, Retrying):
+                elif isinstance(update, Retrying):
                     self.log.warning(
                         "Status poll of Sixtyfour run %s failed (%s); trying again in %.1f s",
                         self.job_id,
                         update.error,
                         update.retry_in,
                     )
-                elif isinstance(update, Progress):
+                else:
                     if isinstance(update.record, LiveStatus):
                         last = update.record
                     line = tracker.changed(update.record)
                     if line:
                         self.log.info("%s", line)
         finally:
+            if timer is not None:
+                timer.cancel()
             subscription.unsubscribe()
+
+    def _arm_deadline(self, subscription: Subscription) -> asyncio.TimerHandle | None:
+        if self.deadline is None:
+            return None
+        delay = max(0.0, self.deadline - time.time())
+        return asyncio.get_running_loop().call_later(delay, subscription.put, DeadlineReached())
 
     async def on_kill(self) -> None:
         """Cancel the remote run when a user kills the deferred task (Airflow 3.3+); bounded in time.
