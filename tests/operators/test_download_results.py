@@ -181,3 +181,22 @@ def test_on_kill_stops_downloads_and_leaves_nothing(emulator: Any, hook: Any, tm
 def test_on_kill_before_execute_is_harmless() -> None:
     op = SixtyfourDownloadResultsOperator(task_id="download", job_id="x", destination="s3://b/p/")
     op.on_kill()
+
+
+def test_templates_render_and_object_storage_path_destination(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    job_id = _finished_run(emulator, hook)
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download",
+        job_id="{{ params.job_id }}",
+        destination=ObjectStoragePath(f"file://{tmp_path}/osp/"),
+        files=["{{ params.pattern }}", "block_01_*"],
+        format="{{ params.fmt }}",
+    )
+    op.render_template_fields({"params": {"job_id": job_id, "pattern": "*find_email*", "fmt": "csv"}})  # type: ignore[arg-type]
+    assert (op.job_id, op.files, op.format) == (job_id, ["*find_email*", "block_01_*"], "csv")
+    assert isinstance(op.destination, ObjectStoragePath)
+    result = op.execute(context={})  # type: ignore[arg-type]
+    assert sorted(r["filename"] for r in result) == ["block_01_webhook.csv", "block_03_find_email.csv"]
+    assert sorted(p.name for p in (tmp_path / "osp").iterdir()) == ["block_01_webhook.csv", "block_03_find_email.csv"]
