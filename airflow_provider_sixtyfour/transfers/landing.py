@@ -279,28 +279,32 @@ class _LandingJob:
         session = new_session(self.options.max_concurrency)
         workers = min(self.options.max_concurrency, len(links))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sixtyfour-download")
-        futures: list[Future[LandedFile]] = []
         try:
             futures = [
                 pool.submit(self._land_one, session, link, name) for link, name in zip(links, names, strict=True)
             ]
             _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             failure = next((f.exception() for f in futures if f.done() and f.exception() is not None), None)
-            if failure is not None:
-                self.abort.set()
-                for future in pending:
-                    future.cancel()
-                wait(futures)
-                self._roll_back(existed)
-                raise _first_real_error(futures) or failure
-            return [f.result() for f in futures]
-        except BaseException:
-            # A kill (or KeyboardInterrupt) while waiting: stop the threads; they clean up after themselves.
+            if failure is None:
+                return [f.result() for f in futures]
+            # One file failed for good: stop the others, then undo what this call landed.
             self.abort.set()
+            for future in pending:
+                future.cancel()
+            wait(futures)
+            error = _first_real_error(futures) or failure
+        except BaseException:
+            # Killed (or interrupted) while waiting: stop the threads, which remove their partial files,
+            # and undo what this call landed, so that a retry starts clean.
+            self.abort.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._roll_back(existed)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             session.close()
+        self._roll_back(existed)
+        raise error
 
     def _roll_back(self, existed: dict[str, bool]) -> None:
         with self._landed_lock:

@@ -356,3 +356,39 @@ def test_errors_never_carry_the_signed_url(emulator: Any, hook: Any, runs: Runs,
     assert "127.0.0.1" in str(caught.value) or "Connection" in str(caught.value)
     # Nothing in the traceback either (chained exceptions would carry requests' message, URL and all).
     assert_no_signed_url("".join(traceback.format_exception(caught.value)), *urls)
+
+
+class _Terminated(Exception):
+    """Stands in for the exception Airflow's SIGTERM handler raises in the task's main thread."""
+
+
+def test_kill_while_waiting_undoes_what_landed(emulator: Any, hook: Any, runs: Runs, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    job_id = runs.finished(blocks=BLOCKS3)
+    # block_03 is held by the storage; the other two land, then the task is "killed".
+    emulator.add_fault(FaultRule(route=STORAGE_ROUTE, kind="delay", seconds=3.0, filename="block_03_*"))
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    def kill_when_two_landed() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (tmp_path / "block_01_webhook.csv").exists() and (tmp_path / "block_02_enrich_lead.csv").exists():
+                break
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    killer = threading.Thread(target=kill_when_two_landed)
+    try:
+        killer.start()
+        with pytest.raises(_Terminated):
+            land_results(hook, job_id, tmp_path, options=FAST)
+    finally:
+        killer.join(30)
+        signal.signal(signal.SIGUSR1, previous)
+    assert _files(tmp_path) == []
