@@ -22,8 +22,10 @@ from airflow_provider_sixtyfour.transfers.errors import (
 from airflow_provider_sixtyfour.transfers.landing import DownloadOptions, ResultsApi, land_results
 from airflow_provider_sixtyfour.transfers.records import LandedFile
 from airflow_provider_sixtyfour.transfers.selection import FileSelection
+from airflow_provider_sixtyfour.transfers.streaming import DownloadAborted
 
 __all__ = [
+    "DownloadAborted",
     "DownloadOptions",
     "FileSelection",
     "LandedFile",
