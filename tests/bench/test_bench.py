@@ -103,6 +103,8 @@ def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> No
         assert target == ">= 80% of curl"
         assert verdict == "met" or verdict.startswith("MISSED by")
     assert rows["4 files at once to file://, 2 MiB each (MiB/s)"][2].endswith("%")
+    if "same with sha256=False" in out:
+        assert rows["download to file://, 8 MiB (MiB/s, sha256=False)"][2].endswith("%")
     assert re.fullmatch(r"[\d.]+ MiB", rows["download to file://: peak RSS growth"][0])
 
     assert re.match(r"\d+ req/s \(\d+ per emulator CPU-s\)", rows["emulator: live_status"][0])
