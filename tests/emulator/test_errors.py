@@ -13,6 +13,8 @@ from emulator.helpers import CSV_FLOW, FAST, Api
 
 UNAUTHORIZED = {"error": "Unauthorized", "message": "Invalid API key"}
 
+UNKNOWN_RUN_ID = "0b7c0d1e-5f6a-4b3c-9d2e-1f0a9b8c7d6e"
+
 
 @pytest.mark.parametrize("key", [None, "wrong-key"])
 @pytest.mark.parametrize(
@@ -20,9 +22,10 @@ UNAUTHORIZED = {"error": "Unauthorized", "message": "Invalid API key"}
     [
         ("POST", "/workflows/run?workflow_id=wf-test-fast"),
         ("GET", "/workflows/runs"),
-        ("GET", f"/workflows/runs/{uuid.uuid4()}/live_status"),
-        ("POST", f"/workflows/cancel?job_id={uuid.uuid4()}"),
-        ("GET", f"/workflows/runs/{uuid.uuid4()}/results/download-links"),
+        # Fixed ids: parameter ids must be the same in every pytest-xdist worker.
+        ("GET", f"/workflows/runs/{UNKNOWN_RUN_ID}/live_status"),
+        ("POST", f"/workflows/cancel?job_id={UNKNOWN_RUN_ID}"),
+        ("GET", f"/workflows/runs/{UNKNOWN_RUN_ID}/results/download-links"),
         ("POST", "/storage/csv/upload"),
         ("GET", "/workflows"),
         ("GET", "/workflows/wf-test-fast"),
