@@ -77,9 +77,11 @@ class DownloadOptions:
     :param fsync: flush local files to disk before they are renamed into place. Off by default, like
         ``curl -o``: the rename already keeps a partial file from ever showing, whatever happens to
         the task; fsync adds durability across an operating-system crash, at the disk's write speed.
-    :param sha256: compute each file's SHA-256 while streaming (on a helper thread). It costs about
-        as much CPU as the copy itself: SHA-256 runs at about 2 GB/s on a current core, so only a
-        source faster than that (a loopback emulator) is slowed by it. Turn off to skip it.
+    :param sha256: also compute each file's SHA-256 while streaming (on a helper thread) and put it in
+        the file's record and Asset event. Off by default: every file is already verified by its byte
+        count against ``Content-Length`` and ``file_size``, and SHA-256 (about 2 GB/s on a current
+        core) would bound a fast local source below the speed of ``curl``. Real downloads over the
+        internet are far slower than that, so turning it on there costs next to nothing.
     :param exclusive_create: with ``overwrite=False``, publish with the store's exclusive create
         (a hard link locally, ``If-None-Match: *`` on S3), so a target that appears meanwhile is never
         replaced. Turn off for S3-compatible stores that reject conditional writes.
@@ -93,7 +95,7 @@ class DownloadOptions:
     read_timeout: float = 120.0
     retry_wait: float = 1.0
     fsync: bool = False
-    sha256: bool = True
+    sha256: bool = False
     exclusive_create: bool = True
 
     def validate(self) -> DownloadOptions:
@@ -394,13 +396,13 @@ class _LandingJob:
             with self._landed_lock:
                 self._landed.append(name)
             log.info(
-                "Landed %s at %s: %d bytes in %.2f s (%.1f MiB/s), sha256 %s.",
+                "Landed %s at %s: %d bytes in %.2f s (%.1f MiB/s)%s.",
                 filename,
                 self.dest.uri(target),
                 result.bytes,
                 result.seconds,
                 result.bytes / MiB / result.seconds if result.seconds > 0 else 0.0,
-                result.sha256,
+                f", sha256 {result.sha256}" if result.sha256 else "",
             )
             return LandedFile(
                 uri=self.dest.uri(target),

@@ -54,7 +54,12 @@ def test_execute_returns_json_records(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     job_id = _finished_run(emulator, hook)
-    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=f"file://{tmp_path}/out/")
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download",
+        job_id=job_id,
+        destination=f"file://{tmp_path}/out/",
+        download_options=DownloadOptions(sha256=True),
+    )
     result = op.execute(context={})  # type: ignore[arg-type]
     assert json.loads(json.dumps(result)) == result
     assert [r["filename"] for r in result] == [

@@ -34,7 +34,7 @@ from airflow_provider_sixtyfour.transfers.streaming import DownloadAborted
 from .conftest import Runs, assert_no_signed_url, provider_log_text
 
 MiB = 1 << 20
-FAST = DownloadOptions(retry_wait=0.05)
+FAST = DownloadOptions(sha256=True, retry_wait=0.05)
 BLOCKS3 = ("webhook", "enrich_lead", "find_email")
 
 
@@ -135,7 +135,9 @@ def test_several_files_download_at_once(emulator: Any, hook: Any, runs: Runs, tm
     handler = CountingHandler()
     logging.getLogger("airflow_provider_sixtyfour.transfers").addHandler(handler)
     try:
-        landed = land_results(hook, job_id, tmp_path, options=DownloadOptions(max_concurrency=5, retry_wait=0.05))
+        landed = land_results(
+            hook, job_id, tmp_path, options=DownloadOptions(sha256=True, max_concurrency=5, retry_wait=0.05)
+        )
     finally:
         logging.getLogger("airflow_provider_sixtyfour.transfers").removeHandler(handler)
     assert len(landed) == 5
@@ -189,7 +191,7 @@ def test_link_that_really_expires_mid_run(monkeypatch: pytest.MonkeyPatch, tmp_p
             job_id = Runs(server, short_hook).finished(blocks=BLOCKS3)
             server.add_fault(FaultRule(route=STORAGE_ROUTE, kind="delay", seconds=2.5, count=1, filename="block_03_*"))
             landed = land_results(
-                short_hook, job_id, tmp_path, options=DownloadOptions(max_concurrency=1, retry_wait=0.05)
+                short_hook, job_id, tmp_path, options=DownloadOptions(sha256=True, max_concurrency=1, retry_wait=0.05)
             )
             by_name = {f.filename: f for f in landed}
             assert by_name["block_03_find_email.csv"].attempts == 2
@@ -215,7 +217,7 @@ def test_always_truncated_fails_naming_the_file_and_leaves_nothing(
     job_id = runs.finished(blocks=BLOCKS3, result_bytes=2 * MiB)
     emulator.add_fault(FaultRule(route=STORAGE_ROUTE, kind="truncate", fraction=0.3, filename="block_02_*"))
     with pytest.raises(SixtyfourDownloadError) as caught:
-        land_results(hook, job_id, tmp_path, options=DownloadOptions(max_attempts=3, retry_wait=0.05))
+        land_results(hook, job_id, tmp_path, options=DownloadOptions(sha256=True, max_attempts=3, retry_wait=0.05))
     message = str(caught.value)
     assert "'block_02_enrich_lead.csv' could not be downloaded (3 attempts)" in message
     assert "2097152" in message  # the byte count it expected
@@ -237,7 +239,7 @@ def test_always_null_download_url_fails_naming_the_file(emulator: Any, hook: Any
     job_id = runs.finished(blocks=BLOCKS3)
     emulator.add_fault(FaultRule(route=DOWNLOAD_LINKS, kind="null_url", filename="block_01_*"))
     with pytest.raises(SixtyfourDownloadError, match=r"'block_01_webhook\.csv' .*no download URL"):
-        land_results(hook, job_id, tmp_path, options=DownloadOptions(max_attempts=2, retry_wait=0.05))
+        land_results(hook, job_id, tmp_path, options=DownloadOptions(sha256=True, max_attempts=2, retry_wait=0.05))
     assert _files(tmp_path) == []
 
 
@@ -352,7 +354,7 @@ def test_errors_never_carry_the_signed_url(emulator: Any, hook: Any, runs: Runs,
     urls = [link.download_url for link in hook.get_download_links(job_id)]
     emulator.add_fault(FaultRule(route=STORAGE_ROUTE, kind="reset"))
     with pytest.raises(SixtyfourDownloadError) as caught:
-        land_results(hook, job_id, tmp_path, options=DownloadOptions(max_attempts=2, retry_wait=0.05))
+        land_results(hook, job_id, tmp_path, options=DownloadOptions(sha256=True, max_attempts=2, retry_wait=0.05))
     assert "127.0.0.1" in str(caught.value) or "Connection" in str(caught.value)
     # Nothing in the traceback either (chained exceptions would carry requests' message, URL and all).
     assert_no_signed_url("".join(traceback.format_exception(caught.value)), *urls)
@@ -392,3 +394,16 @@ def test_kill_while_waiting_undoes_what_landed(emulator: Any, hook: Any, runs: R
         killer.join(30)
         signal.signal(signal.SIGUSR1, previous)
     assert _files(tmp_path) == []
+
+
+def test_sha256_is_off_by_default_and_sizes_still_verify(emulator: Any, hook: Any, runs: Runs, tmp_path: Path) -> None:
+    import hashlib
+
+    job_id = runs.finished(blocks=BLOCKS3, result_bytes=1 * MiB)
+    landed = land_results(hook, job_id, tmp_path, options=DownloadOptions(retry_wait=0.05))
+    assert len(landed) == 3
+    for f in landed:
+        body = (tmp_path / f.filename).read_bytes()
+        assert f.sha256 is None
+        assert f.bytes == len(body) == 1 * MiB
+        assert hashlib.sha256(body).hexdigest() == emulator.file_sha256(job_id, f.filename)

@@ -21,7 +21,7 @@ from airflow_provider_sixtyfour.transfers import (
 from .conftest import Runs, assert_no_signed_url, provider_log_text
 
 MiB = 1 << 20
-FAST = DownloadOptions(retry_wait=0.05)
+FAST = DownloadOptions(sha256=True, retry_wait=0.05)
 BLOCKS3 = ("webhook", "enrich_lead", "find_email")
 
 
@@ -97,7 +97,7 @@ def test_failed_download_leaves_no_object_and_no_upload(
             job_id,
             f"s3://{s3_bucket}/out/",
             destination_conn_id=s3_conn_id,
-            options=DownloadOptions(max_attempts=2, retry_wait=0.05),
+            options=DownloadOptions(sha256=True, max_attempts=2, retry_wait=0.05),
         )
     assert _objects(moto_s3, s3_bucket) == {}
     assert _pending_uploads(moto_s3, s3_bucket) == []
