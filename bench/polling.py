@@ -29,6 +29,7 @@ import asyncio
 import gc
 import json
 import logging
+import math
 import os
 import statistics
 import sys
@@ -47,7 +48,10 @@ if TYPE_CHECKING:
 
 LIST_RUNS = "/workflows/runs"
 LIVE_STATUS = "/workflows/runs/{run_id}/live_status"
-WORKFLOWS = 8  # few workflows, as a real triggerer would see; each with its own duration
+# Few workflows, as a real triggerer would see, each with its own duration; enough that none has more
+# than 400 runs in flight (the API lists at most 500 at once).
+MIN_WORKFLOWS = 8
+RUNS_PER_WORKFLOW = 400
 
 
 @dataclass
@@ -120,9 +124,10 @@ async def lag_ticker(stop: asyncio.Event, worst: list[float], gc_clock: GcClock,
 
 def plan(base: str, label: str, runs: int, spread: float) -> tuple[list[tuple[float, str]], float]:
     """Workflows whose ends, with a start ramp, cover ``spread`` seconds evenly; returns (start offset, workflow)."""
-    ramp = spread / WORKFLOWS
+    workflows = max(MIN_WORKFLOWS, math.ceil(runs / RUNS_PER_WORKFLOW))
+    ramp = spread / workflows
     first_end = ramp + 5.0  # every run has started before the first one ends
-    for k in range(WORKFLOWS):
+    for k in range(workflows):
         spec = {
             "workflow_id": f"wf-bench-{label}-{k}",
             "first_block": "webhook",
@@ -130,7 +135,7 @@ def plan(base: str, label: str, runs: int, spread: float) -> tuple[list[tuple[fl
             "queue_seconds": 0.2,
         }
         admin(base, "workflows", spec)
-    starts = [(ramp * i / runs, f"wf-bench-{label}-{i % WORKFLOWS}") for i in range(runs)]
+    starts = [(ramp * i / runs, f"wf-bench-{label}-{i % workflows}") for i in range(runs)]
     return starts, first_end + spread
 
 

@@ -60,7 +60,7 @@ PROGRESS_EVERY_CYCLES = 2
 #: ...and at most this many runs get one per cycle, whatever the number of runs.
 PROGRESS_CALLS_PER_CYCLE = 3
 #: When the active list is truncated: per-workflow active lists asked per cycle, at most.
-WORKFLOW_LISTS_PER_CYCLE = 10
+WORKFLOW_LISTS_PER_CYCLE = 16
 #: When even those cannot vouch for a run: per-run ``live_status`` calls per cycle, at most.
 FALLBACK_CALLS_PER_CYCLE = 8
 #: Requests in flight at once for ``live_status`` calls of one cycle (below the hook's pool of 20).

@@ -15,7 +15,11 @@ from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS
-from airflow_provider_sixtyfour.triggers.poller import PROGRESS_CALLS_PER_CYCLE, active_pollers
+from airflow_provider_sixtyfour.triggers.poller import (
+    FALLBACK_CALLS_PER_CYCLE,
+    PROGRESS_CALLS_PER_CYCLE,
+    active_pollers,
+)
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
 # A guard against a hung test, never an assertion on speed.
@@ -332,3 +336,23 @@ async def test_progress_is_logged_once_per_change_and_never_the_key(
     assert any("% done, block " in line and "blocks completed" in line for line in lines)
     assert len(lines) == len(set(lines))
     assert TEST_API_KEY not in text
+
+
+@pytest.mark.slow
+async def test_more_active_runs_than_one_list_holds_are_still_all_seen_ending(
+    sixtyfour_conn: str, emulator: EmulatorServer
+) -> None:
+    # 520 runs in flight: the org-wide active list stops at 500, so the poller asks per workflow.
+    # (Starting 520 runs and reading 520 final records would exceed 500 requests a minute.)
+    emulator.set_rate_limit(None)
+    for name in ("wf-a", "wf-b"):
+        emulator.add_workflow(WorkflowSpec(workflow_id=name, duration_seconds=8.0))
+    with SixtyfourHook() as hook:
+        job_ids = [hook.run_workflow(("wf-a", "wf-b")[i % 2], ROWS).job_id for i in range(520)]
+    payloads = await asyncio.gather(*(first_event(trigger_for(j, poll_interval=0.5)) for j in job_ids))
+    assert [p["status"] for p in payloads] == ["success"] * 520
+
+    requests = emulator.stats()["requests"][LIST_RUNS]
+    lists, lives = sum(requests.values()), requests_on(emulator, LIVE_STATUS)
+    assert lists < 520  # a few list calls per cycle, not one call per run
+    assert lives <= 520 + (PROGRESS_CALLS_PER_CYCLE + FALLBACK_CALLS_PER_CYCLE) * lists
