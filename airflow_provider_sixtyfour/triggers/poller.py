@@ -512,10 +512,14 @@ async def _fingerprint(entry: _LoopPollers, conn_id: str) -> str:
     """
     now = time.monotonic()
     cached = entry.fingerprints.get(conn_id)
-    if cached is None or (cached[1].done() and (now - cached[0] >= FINGERPRINT_TTL or cached[1].exception())):
+    if cached is None or (cached[1].done() and (now - cached[0] >= FINGERPRINT_TTL or _failed(cached[1]))):
         task = contextvars.Context().run(asyncio.get_running_loop().create_task, _resolve_fingerprint(conn_id))
         cached = entry.fingerprints[conn_id] = (now, task)
     return await asyncio.shield(cached[1])
+
+
+def _failed(task: asyncio.Task[str]) -> bool:
+    return task.cancelled() or task.exception() is not None
 
 
 async def subscribe_run(conn_id: str, job_id: str, interval: float) -> Subscription:
