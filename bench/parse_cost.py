@@ -235,7 +235,7 @@ def heavy_sources(lines: list[ImportLine]) -> dict[str, dict[str, str]]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    base = base_module()
+    base = args.base or base_module()
     ours = Samples("airflow-provider-sixtyfour", tuple(args.modules))
     baseline: Samples | None = Samples(args.baseline_label, tuple(args.baseline_modules))
     baseline_missing = None
@@ -359,6 +359,9 @@ def main() -> int:
     parser.add_argument("--modules", nargs="+", default=list(OUR_MODULES), help="our modules to import")
     parser.add_argument("--baseline-modules", nargs="+", default=list(BASELINE_MODULES), help="the baseline's")
     parser.add_argument("--baseline-label", default="dbt-cloud provider", help="the baseline's name in the table")
+    parser.add_argument(
+        "--base", help="the base import to measure after (default: airflow.sdk on Airflow 3, airflow on Airflow 2)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     if args.repeat < 1:

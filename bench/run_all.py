@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import BENCH_DIR, REPO_ROOT, format_table, installed_version, machine_info
 
 STEP_NAMES = ("parse", "ceiling", "polling", "download")
+JSON_DIR_PREFIX = "bench-run-all-"
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Sized so that the whole run fits in 10 minutes on a 2-core machine (about 8 when it is quiet).
@@ -180,9 +181,11 @@ def _display(command: list[str]) -> list[str]:
     shown = ["python" if command[0] == sys.executable else command[0]]
     for part in command[1:]:
         path = Path(part)
-        shown.append(
-            str(path.relative_to(REPO_ROOT)) if path.is_absolute() and path.is_relative_to(REPO_ROOT) else part
-        )
+        if path.is_absolute() and path.is_relative_to(REPO_ROOT):
+            part = str(path.relative_to(REPO_ROOT))
+        elif path.is_absolute() and path.parent.name.startswith(JSON_DIR_PREFIX):
+            part = f"$TMPDIR/{path.name}"  # the figures' JSON, in a folder removed after the run
+        shown.append(part)
     return shown
 
 
@@ -317,8 +320,7 @@ def read_polling(output: str) -> list[dict[str, Any]]:
 
 
 DOWNLOAD_SECTION = re.compile(r"^(?P<files>\d+) files? of (?P<mib>\d+) MiB(?: at once)? to (?P<dest>\S+)")
-DOWNLOAD_MEDIAN = re.compile(r"^\s+(?P<label>[^:]+?)\s*: median (?P<value>[\d.]+)")
-DOWNLOAD_SINGLE = re.compile(r"^\s+(?P<label>[^:]+?)\s*: (?P<value>[\d.]+) MiB")
+DOWNLOAD_FIGURE = re.compile(r"^\s+(?P<label>[^:]+?)\s*: (?:median )?(?P<value>[\d.]+) ?(?P<unit>MiB/s|MiB|%)")
 
 
 def read_download(output: str) -> dict[str, dict[str, Any]]:
@@ -337,18 +339,18 @@ def read_download(output: str) -> dict[str, dict[str, Any]]:
             continue
         if current is None:
             continue
-        match = DOWNLOAD_MEDIAN.match(line) or DOWNLOAD_SINGLE.match(line)
+        match = DOWNLOAD_FIGURE.match(line)
         if not match:
             continue
-        label = match.group("label").strip()
+        label, unit = match.group("label").strip(), match.group("unit")
         value = float(match.group("value"))
-        if label.startswith("curl"):
+        if unit == "MiB/s" and label.startswith("curl"):
             current["curl_mib_s"] = value
-        elif label.startswith("land_results"):
+        elif unit == "MiB/s" and label.startswith("land_results"):
             current["ours_mib_s"] = value
-        elif "sha256=False" in label:
+        elif unit == "MiB/s" and label.startswith("same with sha256=False"):
             current["no_sha256_mib_s"] = value
-        elif label.startswith("peak RSS growth"):
+        elif unit == "MiB" and label.startswith("peak RSS growth"):
             current["rss_growth_mib"] = value
     return sections
 
@@ -698,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     info = machine_info()
     steps: dict[str, Step] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-run-all-") as json_dir:
+    with tempfile.TemporaryDirectory(prefix=JSON_DIR_PREFIX) as json_dir:
         for name in STEP_NAMES:
             if name in only:
                 script, wanted = plan[name]
