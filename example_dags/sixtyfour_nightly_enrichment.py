@@ -25,7 +25,6 @@ The Sixtyfour API key lives in the ``sixtyfour_default`` connection (password fi
 from __future__ import annotations
 
 import csv
-import io
 import logging
 from typing import Any
 
@@ -69,7 +68,8 @@ def sixtyfour_nightly_enrichment() -> None:
         if not path.exists():
             raise FileNotFoundError(f"No input leads at {input_uri}: the upstream export has not landed yet")
         with path.open("r", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            # Lines through readline: Airflow 2's ObjectStoragePath file wrapper is not iterable.
+            rows = list(csv.DictReader(iter(handle.readline, "")))
         log.info("Read %d leads from %s", len(rows), input_uri)
         return rows
 
@@ -99,8 +99,8 @@ def sixtyfour_nightly_enrichment() -> None:
         from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
         final = max(landed, key=lambda record: record["block_number"] or 0)
-        with _storage_path(final["uri"], conn_id).open("rb") as handle:
-            reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", newline=""))
+        with _storage_path(final["uri"], conn_id).open("r", encoding="utf-8", newline="") as handle:
+            reader = csv.reader(iter(handle.readline, ""))
             header = next(reader)
             rows = [[ds, *row] for row in reader]
         columns = ["ds", *header]

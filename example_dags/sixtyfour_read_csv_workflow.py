@@ -42,6 +42,7 @@ def sixtyfour_read_csv_workflow() -> None:
         timeout=pendulum.duration(hours=6),
         download_to=f"{RESULTS_BASE}/companies/{{{{ ds }}}}/",
         download_conn_id=STORAGE_CONN_ID,
+        download_overwrite=True,
     )
 
 

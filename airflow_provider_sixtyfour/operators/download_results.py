@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_sixtyfour.protocol.models import DownloadLink
     from airflow_provider_sixtyfour.transfers import DownloadOptions, LandedFile
+    from airflow_provider_sixtyfour.transfers.landing import ResultsApi
 
 #: The Asset alias the operator adds its per-file Asset events to, unless told otherwise.
 DEFAULT_ASSET_ALIAS = "sixtyfour-results"
@@ -102,10 +103,7 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         _check_static_arguments(format, max_concurrency, max_attempts, asset_alias)
-        outlets = list(kwargs.pop("outlets", None) or [])
-        if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
-            outlets.append(AssetAlias(asset_alias))
-        super().__init__(outlets=outlets, **kwargs)
+        super().__init__(outlets=outlets_with_alias(kwargs.pop("outlets", None), asset_alias), **kwargs)
         self.job_id = job_id
         self.destination = destination
         self.destination_conn_id = destination_conn_id
@@ -123,11 +121,12 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-        from airflow_provider_sixtyfour.transfers import land_results
 
         self._abort = threading.Event()
         with SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
-            landed = land_results(
+            return land_and_announce(
+                self,
+                context,
                 hook,
                 self.job_id,
                 self.destination,
@@ -138,11 +137,8 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
                 allow_empty=self.allow_empty,
                 options=self._options(),
                 abort=self._abort,
+                asset_alias=self.asset_alias,
             )
-        self._emit_asset_events(context, landed)
-        total = sum(f.bytes for f in landed)
-        self.log.info("Landed %d result file(s) of run %s, %d bytes in all.", len(landed), self.job_id, total)
-        return [f.to_dict() for f in landed]
 
     def on_kill(self) -> None:
         """Stop every download; partial files are removed by the download threads."""
@@ -157,22 +153,57 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
         base = self.download_options or DownloadOptions()
         return replace(base, max_concurrency=self.max_concurrency, max_attempts=self.max_attempts)
 
-    def _emit_asset_events(self, context: Context, landed: list[LandedFile]) -> None:
-        outlet_events: Any = context.get("outlet_events")
-        if outlet_events is None:
-            return
-        records = [f.to_dict() for f in landed]
-        if self.asset_alias:
-            alias_events = outlet_events[AssetAlias(self.asset_alias)]
-            for landed_file, record in zip(landed, records, strict=True):
-                alias_events.add(Asset(landed_file.uri), extra=record)
-        summary = {
-            "job_id": str(self.job_id),
-            "files": [{"uri": r["uri"], "bytes": r["bytes"], "sha256": r["sha256"]} for r in records],
-        }
-        for outlet in self.outlets:
-            if isinstance(outlet, Asset):
-                outlet_events[outlet].extra.update(summary)
+
+def outlets_with_alias(outlets: Sequence[Any] | None, asset_alias: str | None) -> list[Any]:
+    """``outlets`` plus the ``AssetAlias`` the per-file Asset events go to (Airflow records alias
+    events only for aliases a task declares)."""
+    declared = list(outlets or [])
+    if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in declared):
+        declared.append(AssetAlias(asset_alias))
+    return declared
+
+
+def land_and_announce(
+    task: BaseOperator,
+    context: Context,
+    hook: ResultsApi,
+    job_id: str,
+    destination: Any,
+    *,
+    asset_alias: str | None,
+    **landing: Any,
+) -> list[dict[str, Any]]:
+    """Land a run's result files (``landing`` are :func:`land_results`'s keyword arguments), emit their
+    Asset events, log the total, and return their JSON records. Shared by the download operator and
+    the run operator's ``download_to``."""
+    from airflow_provider_sixtyfour.transfers import land_results
+
+    landed = land_results(hook, job_id, destination, **landing)
+    emit_asset_events(context, landed, job_id=job_id, asset_alias=asset_alias, outlets=task.outlets)
+    total = sum(f.bytes for f in landed)
+    task.log.info("Landed %d result file(s) of run %s, %d bytes in all.", len(landed), job_id, total)
+    return [f.to_dict() for f in landed]
+
+
+def emit_asset_events(
+    context: Context, landed: list[LandedFile], *, job_id: str, asset_alias: str | None, outlets: Sequence[Any]
+) -> None:
+    """One Asset event per landed file on ``asset_alias``; declared Asset outlets get the file list."""
+    outlet_events: Any = context.get("outlet_events")
+    if outlet_events is None:
+        return
+    records = [f.to_dict() for f in landed]
+    if asset_alias:
+        alias_events = outlet_events[AssetAlias(asset_alias)]
+        for landed_file, record in zip(landed, records, strict=True):
+            alias_events.add(Asset(landed_file.uri), extra=record)
+    summary = {
+        "job_id": str(job_id),
+        "files": [{"uri": r["uri"], "bytes": r["bytes"], "sha256": r["sha256"]} for r in records],
+    }
+    for outlet in outlets:
+        if isinstance(outlet, Asset):
+            outlet_events[outlet].extra.update(summary)
 
 
 def _check_static_arguments(format: object, max_concurrency: object, max_attempts: object, alias: object) -> None:

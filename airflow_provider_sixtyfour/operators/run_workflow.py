@@ -29,6 +29,11 @@ from airflow_provider_sixtyfour.operators._summary import (
     timeout_seconds,
 )
 from airflow_provider_sixtyfour.operators.cancel_run import CANCEL_BUDGET_SECONDS, cancel_within
+from airflow_provider_sixtyfour.operators.download_results import (
+    DEFAULT_ASSET_ALIAS,
+    land_and_announce,
+    outlets_with_alias,
+)
 from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
 from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourError,
@@ -101,10 +106,30 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         3.3+, when a deferred task is killed.
     :param reattach: on a retry, reuse the run an earlier try started (unless it failed or was
         cancelled). False always starts a new run.
-    :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API.
+    :param download_to: when set, land the completed run's result files in this folder in the same
+        task (a URI such as ``"s3://bucket/sixtyfour/{{ ds }}/"`` or an ``ObjectStoragePath``), exactly as
+        :class:`~airflow_provider_sixtyfour.operators.download_results.SixtyfourDownloadResultsOperator`
+        does: streamed, verified, atomic, with one Asset event per file on the alias
+        ``"sixtyfour-results"``. The summary then has ``landed_files``. Templated.
+    :param download_conn_id: the Airflow connection of ``download_to``'s store (templated).
+    :param download_files: which result files ``download_to`` lands: ``"all"``, ``"final"``, a name or
+        glob pattern, or a list of them (templated).
+    :param download_overwrite: replace files that already exist under ``download_to``; when False an
+        existing target fails the task, naming it.
+    :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API (templated).
     """
 
-    template_fields: Sequence[str] = ("workflow_id", "webhook_payload", "input_csv", "specs_override")
+    template_fields: Sequence[str] = (
+        "workflow_id",
+        "webhook_payload",
+        "input_csv",
+        "input_csv_conn_id",
+        "specs_override",
+        "download_to",
+        "download_conn_id",
+        "download_files",
+        "sixtyfour_conn_id",
+    )
     template_fields_renderers = {"webhook_payload": "json", "specs_override": "json"}
     operator_extra_links = (SixtyfourRunLink(),)
     ui_color = "#e6f0ff"
@@ -124,9 +149,15 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
         reattach: bool = True,
+        download_to: Any = None,
+        download_conn_id: str | None = None,
+        download_files: str | Sequence[str] = "all",
+        download_overwrite: bool = False,
         sixtyfour_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        if download_to is not None:
+            kwargs["outlets"] = outlets_with_alias(kwargs.get("outlets"), DEFAULT_ASSET_ALIAS)
         super().__init__(**kwargs)
         self.workflow_id = workflow_id
         self.webhook_payload = webhook_payload
@@ -140,6 +171,10 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         self.timeout = timeout
         self.cancel_on_kill = cancel_on_kill
         self.reattach = reattach
+        self.download_to = download_to
+        self.download_conn_id = download_conn_id
+        self.download_files = download_files
+        self.download_overwrite = download_overwrite
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._poll_seconds = timeout_seconds(poll_interval, "poll_interval") or 5.0
         self._timeout_seconds = timeout_seconds(timeout)
@@ -202,11 +237,11 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
                 raise SixtyfourInputError(
                     f"both input_csv and specs_override[{RESOURCE_HANDLE_SPEC_KEY!r}] were given: pass one of them"
                 )
-            csv = csv_path(self.input_csv, self.input_csv_conn_id) if has_csv else None
+            csv = csv_path(self.input_csv, self.input_csv_conn_id or None) if has_csv else None
             request = RunRequest(hook, workflow_id, payload, specs, csv, bool(self.save_json))
             request.check_against(self._get_workflow(hook, workflow_id))
             if csv is not None:
-                check_csv_readable(csv, self.input_csv_conn_id)
+                check_csv_readable(csv, self.input_csv_conn_id or None)
         except SixtyfourInputError as err:
             raise AirflowFailException(f"Invalid input for the Sixtyfour run: {err}") from err
         return request
@@ -349,7 +384,21 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         raise AirflowException(f"Sixtyfour run {job_id} ended in an unexpected state {status.value!r}")
 
     def _after_completion(self, context: Context, hook: SixtyfourHook, summary: dict[str, Any]) -> Any:
-        """The one place for steps after a completed run (e.g. landing its results); returns the value."""
+        """The one place for steps after a completed run: landing its results when ``download_to`` is set."""
+        if self.download_to is None:
+            return summary
+        summary["landed_files"] = land_and_announce(
+            self,
+            context,
+            hook,
+            summary["job_id"],
+            self.download_to,
+            destination_conn_id=self.download_conn_id or None,
+            files=self.download_files,
+            overwrite=self.download_overwrite,
+            abort=self._stop,
+            asset_alias=DEFAULT_ASSET_ALIAS,
+        )
         return summary
 
     def _result_files(self, hook: SixtyfourHook, job_id: str) -> list[dict[str, Any]] | None:

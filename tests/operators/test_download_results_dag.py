@@ -30,6 +30,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG, Asset
 
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourDownloadResultsOperator
+from airflow_provider_sixtyfour.transfers import DownloadOptions
 
 with DAG(
     "{dag_id}",
@@ -45,6 +46,7 @@ with DAG(
         destination_conn_id={destination_conn_id!r},
         files="{{{{ 'all' }}}}",
         outlets=[Asset("{folder_asset}")],
+        download_options=DownloadOptions(sha256=True),
     )
 """
 
