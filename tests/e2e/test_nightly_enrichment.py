@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "sixtyfour_nightly_enrichment"
+FOLLOW_UP_DAG_ID = "sixtyfour_on_new_results"
 WORKFLOW_ID = "wf-e2e-nightly"
 LOGICAL_DATE = "2026-01-15T00:00:00+00:00"
 DS, YESTERDAY = "2026-01-15", "2026-01-14"
@@ -53,7 +55,8 @@ def test_nightly_pipeline_on_a_real_airflow(airflow_cluster, emulator, sixtyfour
     _seed_leads(tmp_path / "data" / "input" / "leads" / f"{YESTERDAY}.csv", leads)
     dags = tmp_path / "dags"
     dags.mkdir()
-    shutil.copy(ROOT / "example_dags" / f"{DAG_ID}.py", dags)
+    for name in (DAG_ID, FOLLOW_UP_DAG_ID):
+        shutil.copy(ROOT / "example_dags" / f"{name}.py", dags)
     warehouse = tmp_path / "warehouse.db"
     env = {
         "AIRFLOW_CONN_SIXTYFOUR_DEFAULT": sixtyfour_connection_uri_json(emulator.base_url),
@@ -63,9 +66,12 @@ def test_nightly_pipeline_on_a_real_airflow(airflow_cluster, emulator, sixtyfour
         "AIRFLOW_VAR_SIXTYFOUR_RESULTS_BASE": (tmp_path / "data" / "results").as_uri(),
     }
 
-    cluster = airflow_cluster(dags, env=env)
-    cluster.wait_for_dag(DAG_ID)
-    cluster.unpause(DAG_ID)
+    # Scheduled runs on, so that the asset-scheduled follow-up DAG runs when results land. "@daily" with
+    # catchup=False is a cron trigger on Airflow 3: unpausing starts nothing before the next midnight UTC.
+    cluster = airflow_cluster(dags, env=env, scheduled_runs=True)
+    for dag_id in (DAG_ID, FOLLOW_UP_DAG_ID):
+        cluster.wait_for_dag(dag_id)
+        cluster.unpause(dag_id)
     run_id = cluster.trigger_dag(DAG_ID, logical_date=LOGICAL_DATE)
     state = cluster.wait_for_dag_run(DAG_ID, run_id, timeout=180)
     assert state == "success", cluster.diagnostics()
@@ -94,9 +100,26 @@ def test_nightly_pipeline_on_a_real_airflow(airflow_cluster, emulator, sixtyfour
     assert len(rows) == leads
     assert rows[3] == ("Lead 3", 'says "hi"\non two lines #3')
 
+    # The landed files' Asset events (through the alias) scheduled the follow-up DAG.
+    follow_up = _wait_for_asset_triggered_run(cluster, FOLLOW_UP_DAG_ID)
+    assert cluster.wait_for_dag_run(FOLLOW_UP_DAG_ID, follow_up["dag_run_id"], timeout=90) == "success"
+
     # No log of any process or task holds the API key or a signed URL's query string.
     assert cluster.logs_containing(TEST_API_KEY) == []
     assert not SIGNED_QUERY.search(cluster.all_log_text())
+
+
+def _wait_for_asset_triggered_run(cluster: object, dag_id: str, timeout: float = 90) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = cluster.api("GET", f"/dags/{dag_id}/dagRuns")  # type: ignore[attr-defined]
+        runs = answer.body.get("dag_runs", []) if isinstance(answer.body, dict) else []
+        if runs:
+            (run,) = runs
+            assert run["run_type"] == "asset_triggered", run
+            return dict(run)
+        time.sleep(1)
+    raise AssertionError(f"{dag_id} was not triggered by the results' Asset events within {timeout} s")
 
 
 def _sha256(path: Path) -> str:
