@@ -46,6 +46,16 @@ WAREHOUSE_CONN_ID = "sixtyfour_warehouse"
 TABLE = "enriched_leads"
 
 
+def _unique_columns(names: list[str]) -> list[str]:
+    """Column names made unique (``title``, ``title_2``): enrichment may add a column the input had."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
+
+
 def _storage_path(uri: str, conn_id: str) -> ObjectStoragePath:
     return ObjectStoragePath(uri, conn_id=conn_id or None)
 
@@ -103,7 +113,7 @@ def sixtyfour_nightly_enrichment() -> None:
             reader = csv.reader(iter(handle.readline, ""))
             header = next(reader)
             rows = [[ds, *row] for row in reader]
-        columns = ["ds", *header]
+        columns = _unique_columns(["ds", *header])
         hook = SqliteHook(sqlite_conn_id=WAREHOUSE_CONN_ID)
         column_sql = ", ".join(f'"{name}" TEXT' for name in columns)
         hook.run(f'CREATE TABLE IF NOT EXISTS "{TABLE}" ({column_sql})')

@@ -67,8 +67,9 @@ def test_every_example_dag_parses_without_import_errors(airflow_cli: AirflowCli,
 def test_nightly_enrichment_runs_end_to_end(
     airflow_cli: AirflowCli, examples: dict[str, str], emulator: Any, tmp_path: Path
 ) -> None:
-    rows = [[f"Lead {i}", f"Company {i}, Ltd", f'line one\nline "two" {i}'] for i in range(25)]
-    _write_csv(tmp_path / "input" / "leads" / f"{YESTERDAY}.csv", ["name", "company", "note"], rows)
+    rows = [[f"Lead {i}", f"Company {i}, Ltd", f'line one\nline "two" {i}', "CTO"] for i in range(25)]
+    # "title" is also a column the enrich_lead block adds: the load must keep both.
+    _write_csv(tmp_path / "input" / "leads" / f"{YESTERDAY}.csv", ["name", "company", "note", "title"], rows)
 
     proc = airflow_cli.run("dags", "test", "sixtyfour_nightly_enrichment", DS, extra_env=examples, timeout=300)
     assert proc.returncode == 0, proc.stdout[-6000:]
@@ -77,8 +78,11 @@ def test_nightly_enrichment_runs_end_to_end(
     assert landed == ["block_01_webhook.csv", "block_02_enrich_lead.csv", "block_03_find_email.csv"]
     assert emulator.runs_started() == 1
     with sqlite3.connect(tmp_path / "wh.db") as db:
-        loaded = db.execute('SELECT name, note FROM "enriched_leads" WHERE ds = ? ORDER BY rowid', (DS,)).fetchall()
-    assert loaded == [(row[0], row[2]) for row in rows]
+        loaded = db.execute(
+            'SELECT name, note, title, title_2 FROM "enriched_leads" WHERE ds = ? ORDER BY rowid', (DS,)
+        ).fetchall()
+    assert [row[:3] for row in loaded] == [(row[0], row[2], row[3]) for row in rows]
+    assert all(row[3] for row in loaded)  # the enriched title, beside the input's
     assert "Loaded 25 rows into enriched_leads" in proc.stdout + airflow_cli.all_logs()
     _no_secrets(airflow_cli, proc.stdout)
 
