@@ -38,11 +38,26 @@ DAG_ID = "sixtyfour_nightly_enrichment"
 WORKFLOW_ID = "wf-nightly-leads"
 TABLE = "enriched_leads"
 
-# Lines of the Airflow output worth showing live: our operators' progress and the task outcomes.
+# Lines of the Airflow output worth showing live: the provider's and the DAG's own log lines (progress,
+# landing, loading), each task's start and end, the run's outcome and any error.
 SHOW = re.compile(
-    r"(airflow_provider_sixtyfour|Sixtyfour|sixtyfour run|progress|Landed|Loaded|Read \d+ leads|"
-    r"Marking task as|state=success|state=failed|DagRun Finished|Traceback|Error)",
+    r"(airflow_provider_sixtyfour|sixtyfour_nightly_enrichment\]|\[DAG TEST\] (start|end) task|"
+    r"DagRun Finished|Traceback|Error|\[error)",
 )
+HIDE = re.compile(r"(Pushing xcom|Task instance state updated|Done loading)")
+# Airflow 3's console format: "2026-11-23T17:24:03.477731Z [info     ] message [logger] key=value ..."
+STRUCTURED = re.compile(r"^\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)\S* \[(\w+)\s*\] (.*?)\s+\[[\w.]+\]")
+
+
+def pretty(line: str) -> str:
+    """A log line without its logger and key=value noise: ``17:24:03  message``."""
+    match = STRUCTURED.match(line)
+    if not match:
+        return line.rstrip()[:220]
+    when, level, message = match.groups()
+    return f"{when}  {'' if level == 'info' else level.upper() + ': '}{message}"[:220]
+
+
 SIGNED_QUERY = re.compile(r"[?&](signature|X-Amz-Signature|expires)=", re.IGNORECASE)
 
 FIRST = ["Ada", "Grace", "Alan", "Katherine", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances"]
@@ -142,8 +157,8 @@ def run_logged(cmd: list[str], env: dict[str, str], log_path: Path, *, show: boo
         assert proc.stdout is not None
         for line in proc.stdout:
             log_file.write(line)
-            if show and SHOW.search(line):
-                print("   " + line.rstrip()[:220], flush=True)
+            if show and SHOW.search(line) and not HIDE.search(line):
+                print("   " + pretty(line), flush=True)
         return proc.wait()
 
 
