@@ -425,6 +425,13 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
             miss = s["req_per_min"] - TARGET_REQ_PER_MIN_AT_1000
             verdict = "met" if miss < 0 else f"MISSED by {miss:.0f} req/min"
         if b is not None:
+            late = b["worst_s"] > (b.get("interval") or 5.0) + LATENCY_SLACK_S
+            if late or b["lag_ms"] > TARGET_LAG_MS_AT_5000:
+                bound += (
+                    f"; the baseline's client fell behind its schedule (loop lag {b['lag_ms']:.0f} ms,"
+                    f" {b['cpu_s']:.0f} CPU s in {b['wall_s']:.0f} s, worst detection {b['worst_s']:.1f} s),"
+                    " so it asked less than one request per run per interval"
+                )
             rate = b["req_per_min"] / 60
             if live_ceiling and rate > 0.5 * live_ceiling:
                 bound += f"; baseline asks {rate:.0f} req/s, near the emulator's {live_ceiling:.0f} req/s ceiling"
