@@ -8,16 +8,21 @@ lands the four files at once against four parallel ``curl`` transfers.
 
 Each ``land_results`` runs in a fresh child process that measures its own memory: it resets the
 kernel's peak-RSS mark (``/proc/self/clear_refs``) right before landing and reads ``VmHWM`` after,
-so "RSS growth" is the peak during the download over the RSS it started with. Each file scenario
-runs ``land_results`` with its defaults (SHA-256 on, no fsync) and again with ``sha256=False``:
-SHA-256 runs at about 2 GB/s per core, slower than curl's loopback copy. Prints figures only.
+so "RSS growth" is the peak during the download over the RSS it started with. Each ``file://``
+scenario runs ``land_results`` twice per round: with ``DownloadOptions()`` as users get it (the
+"defaults": no SHA-256, no fsync; every file still verified by its byte count), and with the opt-in
+checksum, "with sha256=True" (SHA-256 runs at about 2 GB/s per core, slower than curl's loopback
+copy). The S3 scenario runs the defaults only. The child reports the options it used and whether
+its files came back with a SHA-256, and the parent stops if that contradicts a variant's label.
+Prints figures only; ``--json PATH`` also writes them as JSON (what ``bench/run_all.py`` reads).
 
-    python bench/download.py [--size-mib 1024] [--quad-mib 256] [--rounds 3] [--skip-s3]
+    python bench/download.py [--size-mib 1024] [--quad-mib 256] [--rounds 3] [--skip-s3] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +42,10 @@ AWS_CONN_ID = "aws_bench"
 MiB = 1 << 20
 ONE_WORKFLOW = "wf-bench-one"
 QUAD_WORKFLOW = "wf-bench-quad"
+REPORTED_OPTIONS = ("max_concurrency", "chunk_size", "fsync", "sha256")
+# (label, --sha256 passed to the child): the defaults first, then the opt-in checksum.
+VARIANTS = (("defaults", False), ("with sha256=True", True))
+TARGET_RSS_MIB = 64
 
 
 # --------------------------------------------------------------------------------------------------
@@ -56,12 +65,17 @@ def child(args: argparse.Namespace) -> None:
     from airflow_provider_sixtyfour.transfers import DownloadOptions, land_results
     from airflow_provider_sixtyfour.transfers.destination import resolve_destination
 
-    options = DownloadOptions(
-        max_concurrency=args.concurrency,
-        chunk_size=args.chunk_kib * 1024,
-        fsync=args.fsync,
-        sha256=not args.no_sha256,
-    )
+    # DownloadOptions() as users get it, changed only where a flag asks for it.
+    overrides: dict[str, Any] = {}
+    if args.concurrency is not None:
+        overrides["max_concurrency"] = args.concurrency
+    if args.chunk_kib is not None:
+        overrides["chunk_size"] = args.chunk_kib * 1024
+    if args.fsync:
+        overrides["fsync"] = True
+    if args.sha256:
+        overrides["sha256"] = True
+    options = dataclasses.replace(DownloadOptions(), **overrides)
     with SixtyfourHook(sixtyfour_conn_id=CONN_ID) as hook:
         hook.get_live_status(args.job)  # connection, settings and HTTP client ready before measuring
         resolve_destination(args.dest, args.dest_conn).prepare()  # the store's client too
@@ -86,6 +100,8 @@ def child(args: argparse.Namespace) -> None:
                 "rss_start_mib": rss_start / 1024,
                 "rss_growth_mib": max(0, hwm_end - base) / 1024,
                 "peak_reset": reset,
+                "options": {k: v for k, v in dataclasses.asdict(options).items() if k in REPORTED_OPTIONS},
+                "hashed_files": sum(1 for f in landed if f.sha256),
             }
         )
     )
@@ -193,13 +209,13 @@ def land(job_id: str, dest: str, env: dict[str, str], args: argparse.Namespace, 
         job_id,
         "--dest",
         dest,
-        "--concurrency",
-        str(kw.get("concurrency", 4)),
-        "--chunk-kib",
-        str(args.chunk_kib),
     ]
-    if kw.get("no_sha256"):
-        command.append("--no-sha256")
+    if kw.get("concurrency") is not None:
+        command += ["--concurrency", str(kw["concurrency"])]
+    if args.chunk_kib is not None:
+        command += ["--chunk-kib", str(args.chunk_kib)]
+    if kw.get("sha256"):
+        command.append("--sha256")
     if kw.get("dest_conn"):
         command += ["--dest-conn", kw["dest_conn"]]
     if args.fsync:
@@ -207,16 +223,112 @@ def land(job_id: str, dest: str, env: dict[str, str], args: argparse.Namespace, 
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"child failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    result = dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    hashed = result["options"]["sha256"]
+    if hashed != bool(kw.get("sha256")) or bool(result["hashed_files"]) != hashed:
+        raise SystemExit(
+            f"land_results ran with sha256={hashed} and hashed {result['hashed_files']} of {result['files']} files, "
+            f"but this variant expects sha256={bool(kw.get('sha256'))}: has DownloadOptions' default changed?"
+        )
+    return result
 
 
 def mib_s(nbytes: int, seconds: float) -> float:
     return nbytes / MiB / seconds
 
 
+def stats(values: list[float]) -> dict[str, Any]:
+    return {"median": statistics.median(values), "max": max(values), "all": [round(v, 1) for v in values]}
+
+
 def summary(label: str, values: list[float], unit: str) -> str:
     every = [round(v, 1) for v in values]
     return f"{label}: median {statistics.median(values):.1f} {unit}, max {max(values):.1f}, all {every}"
+
+
+def compare_with_curl(
+    job_id: str,
+    nbytes: int,
+    curl_label: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    workdir: Path,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
+    """``args.rounds`` rounds of curl then ``land_results`` in each variant to ``file://``; prints, returns figures."""
+    curl_rates: list[float] = []
+    rates: dict[str, list[float]] = {label: [] for label, _ in VARIANTS}
+    growth: dict[str, list[float]] = {label: [] for label, _ in VARIANTS}
+    options: dict[str, Any] = {}
+    for _ in range(args.rounds):
+        curl_rates.append(mib_s(nbytes, curl(signed_urls(job_id), workdir / "curl")))
+        for label, sha256 in VARIANTS:
+            result = land(job_id, f"file://{workdir}/ours/", env, args, concurrency=concurrency, sha256=sha256)
+            shutil.rmtree(workdir / "ours")
+            rates[label].append(mib_s(result["bytes"], result["seconds"]))
+            growth[label].append(result["rss_growth_mib"])
+            options.setdefault(label, result["options"])
+    print("  " + summary(f"{curl_label:<28}", curl_rates, "MiB/s"))
+    for label, _ in VARIANTS:
+        name = "land_results (defaults)" if label == "defaults" else f"same {label}"
+        print("  " + summary(f"{name:<28}", rates[label], "MiB/s"))
+    variants = []
+    for label, sha256 in VARIANTS:
+        ratios = [100 * o / c for o, c in zip(rates[label], curl_rates, strict=True)]
+        print("  " + summary(f"ratio to curl, {label}, round by round", ratios, "%"))
+        variants.append(
+            {
+                "name": label,
+                "sha256": sha256,
+                "options": options[label],
+                "mib_s": stats(rates[label]),
+                "ratio_to_curl_pct": stats(ratios),
+                "rss_growth_mib": stats(growth[label]),
+            }
+        )
+    every = [g for label, _ in VARIANTS for g in growth[label]]
+    print("  " + summary("peak RSS growth (all runs)", every, "MiB") + f" (target < {TARGET_RSS_MIB} MiB)")
+    return {
+        "rounds": args.rounds,
+        "curl": {"label": curl_label, "mib_s": stats(curl_rates)},
+        "variants": variants,
+        "rss_growth_mib": stats(every),
+    }
+
+
+def to_s3(one_job: str, moto_url: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    """One ``land_results`` with its defaults into S3 on the moto server at ``moto_url``; prints, returns figures."""
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=moto_url,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        region_name="us-east-1",
+    ).create_bucket(Bucket="bench")
+    s3_env = dict(env)
+    s3_env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "bench",
+            "password": "bench",
+            "extra": {"endpoint_url": moto_url, "region_name": "us-east-1"},
+        }
+    )
+    result = land(one_job, "s3://bench/sixtyfour/", s3_env, args, dest_conn=AWS_CONN_ID)
+    rate = mib_s(result["bytes"], result["seconds"])
+    print(f"  land_results (defaults): {rate:.1f} MiB/s")
+    print(f"  peak RSS growth: {result['rss_growth_mib']:.1f} MiB (target < {TARGET_RSS_MIB} MiB)")
+    variant = {
+        "name": "defaults",
+        "sha256": False,
+        "options": result["options"],
+        "mib_s": stats([rate]),
+        "ratio_to_curl_pct": None,
+        "rss_growth_mib": stats([result["rss_growth_mib"]]),
+    }
+    return {"rounds": 1, "curl": None, "variants": [variant], "rss_growth_mib": stats([result["rss_growth_mib"]])}
 
 
 def parent(args: argparse.Namespace) -> None:
@@ -230,71 +342,43 @@ def parent(args: argparse.Namespace) -> None:
         {"conn_type": "sixtyfour", "host": base_url, "password": API_KEY}
     )
     os.environ.update(env)
+    scenarios: dict[str, dict[str, Any]] = {}
     try:
+        from airflow_provider_sixtyfour.transfers import DownloadOptions
+
+        defaults = DownloadOptions()
+        load = os.getloadavg()[0]
+        chunk_kib = args.chunk_kib if args.chunk_kib is not None else defaults.chunk_size // 1024
         print(
-            f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
-            f"chunk {args.chunk_kib} KiB, fsync {args.fsync}"
+            f"machine: {os.cpu_count()} cores, load average {load:.2f}; chunk {chunk_kib} KiB, fsync {args.fsync}; "
+            f"defaults = DownloadOptions() (sha256={defaults.sha256}, fsync={defaults.fsync}, "
+            f"max_concurrency={defaults.max_concurrency})"
         )
         one_job, quad_job = finished_run(ONE_WORKFLOW), finished_run(QUAD_WORKFLOW)
 
-        curl_rates, ours_rates, plain_rates, growth = [], [], [], []
-        for _ in range(args.rounds):
-            curl_rates.append(mib_s(size, curl(signed_urls(one_job), workdir / "curl")))
-            for rates, no_sha256 in ((ours_rates, False), (plain_rates, True)):
-                result = land(one_job, f"file://{workdir}/ours/", env, args, no_sha256=no_sha256)
-                shutil.rmtree(workdir / "ours")
-                rates.append(mib_s(result["bytes"], result["seconds"]))
-                growth.append(result["rss_growth_mib"])
-        print(f"\n1 file of {args.size_mib} MiB to file:// ({args.rounds} rounds, curl and land_results alternating)")
-        print("  " + summary("curl -o                     ", curl_rates, "MiB/s"))
-        print("  " + summary("land_results (defaults)     ", ours_rates, "MiB/s"))
-        print("  " + summary("same with sha256=False      ", plain_rates, "MiB/s"))
-        for label, rates in (("defaults", ours_rates), ("sha256=False", plain_rates)):
-            ratios = [100 * o / c for o, c in zip(rates, curl_rates, strict=True)]
-            print("  " + summary(f"ratio to curl, {label}, round by round", ratios, "%"))
-        print("  " + summary("peak RSS growth (all runs)", growth, "MiB") + " (target < 64 MiB)")
+        title = f"1 file of {args.size_mib} MiB to file://"
+        print(f"\n{title} ({args.rounds} round{'s' if args.rounds != 1 else ''}, curl and land_results alternating)")
+        figures = compare_with_curl(one_job, size, "curl -o", env, args, workdir)
+        scenarios["file"] = {"title": title, "files": 1, "mib": args.size_mib, **figures}
 
         if not args.skip_s3:
+            title = f"1 file of {args.size_mib} MiB to s3:// on moto"
+            print(f"\n{title} (one run)")
             moto, moto_url = start_moto()
-            import boto3
+            figures = to_s3(one_job, moto_url, env, args)
+            scenarios["s3"] = {"title": title, "files": 1, "mib": args.size_mib, **figures}
 
-            boto3.client(
-                "s3",
-                endpoint_url=moto_url,
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-                region_name="us-east-1",
-            ).create_bucket(Bucket="bench")
-            s3_env = dict(env)
-            s3_env[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = json.dumps(
-                {
-                    "conn_type": "aws",
-                    "login": "bench",
-                    "password": "bench",
-                    "extra": {"endpoint_url": moto_url, "region_name": "us-east-1"},
-                }
-            )
-            result = land(one_job, "s3://bench/sixtyfour/", s3_env, args, dest_conn=AWS_CONN_ID)
-            print(f"\n1 file of {args.size_mib} MiB to s3:// on moto (one run)")
-            print(f"  land_results (defaults): {mib_s(result['bytes'], result['seconds']):.1f} MiB/s")
-            print(f"  peak RSS growth: {result['rss_growth_mib']:.1f} MiB (target < 64 MiB)")
-
-        curl_rates, ours_rates, plain_rates, growth = [], [], [], []
-        for _ in range(args.rounds):
-            curl_rates.append(mib_s(4 * quad, curl(signed_urls(quad_job), workdir / "curl")))
-            for rates, no_sha256 in ((ours_rates, False), (plain_rates, True)):
-                result = land(quad_job, f"file://{workdir}/ours/", env, args, concurrency=4, no_sha256=no_sha256)
-                shutil.rmtree(workdir / "ours")
-                rates.append(mib_s(result["bytes"], result["seconds"]))
-                growth.append(result["rss_growth_mib"])
-        print(f"\n4 files of {args.quad_mib} MiB at once to file:// (curl -Z --parallel-max 4 vs max_concurrency=4)")
-        print("  " + summary("curl -Z                     ", curl_rates, "MiB/s"))
-        print("  " + summary("land_results (defaults)     ", ours_rates, "MiB/s"))
-        print("  " + summary("same with sha256=False      ", plain_rates, "MiB/s"))
-        for label, rates in (("defaults", ours_rates), ("sha256=False", plain_rates)):
-            ratios = [100 * o / c for o, c in zip(rates, curl_rates, strict=True)]
-            print("  " + summary(f"ratio to curl, {label}, round by round", ratios, "%"))
-        print("  " + summary("peak RSS growth (all runs)", growth, "MiB"))
+        title = f"4 files of {args.quad_mib} MiB at once to file://"
+        print(f"\n{title} (curl -Z --parallel-max 4 vs max_concurrency=4)")
+        figures = compare_with_curl(quad_job, 4 * quad, "curl -Z", env, args, workdir, concurrency=4)
+        scenarios["quad"] = {"title": title, "files": 4, "mib": args.quad_mib, **figures}
+        if args.json:
+            document = {
+                "machine": {"cores": os.cpu_count(), "load_average": load},
+                "settings": {"chunk_kib": chunk_kib, "fsync": args.fsync, "rounds": args.rounds},
+                "scenarios": scenarios,
+            }
+            args.json.write_text(json.dumps(document, indent=2))
     finally:
         emulator.terminate()
         emulator.wait(10)
@@ -309,15 +393,18 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the single big file (default 1024)")
     parser.add_argument("--quad-mib", type=int, default=256, help="size of each of the four files (default 256)")
     parser.add_argument("--rounds", type=int, default=3, help="curl/land_results pairs per scenario (default 3)")
-    parser.add_argument("--chunk-kib", type=int, default=1024, help="DownloadOptions.chunk_size in KiB (default 1024)")
+    parser.add_argument(
+        "--chunk-kib", type=int, default=None, help="DownloadOptions.chunk_size in KiB (default: the library's)"
+    )
     parser.add_argument("--fsync", action="store_true", help="fsync files before the rename (curl does not)")
     parser.add_argument("--skip-s3", action="store_true", help="skip the S3 (moto) scenario")
-    parser.add_argument("--no-sha256", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--sha256", action="store_true", help=argparse.SUPPRESS)  # child: the opt-in checksum
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--dest", help=argparse.SUPPRESS)
     parser.add_argument("--dest-conn", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--concurrency", type=int, default=4, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)

@@ -17,6 +17,7 @@ evenly over ``--spread`` seconds; all N runs are in flight together before the f
 
     python bench/polling.py                       # 1,000 runs shared, 1,000 runs baseline (~3 minutes)
     python bench/polling.py --runs 10,100,1000,5000 --baseline 100,1000 --interval 5 --spread 150
+    python bench/polling.py --json polling.json   # also write the figures (one record per scenario) as JSON
 
 Targets (issue 3): under 500 requests a minute at 1,000 runs; every end seen within the poll interval
 plus 2 s; loop lag under 100 ms at 5,000 runs.
@@ -38,6 +39,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -235,22 +237,47 @@ async def scenario(base: str, mode: str, runs: int, interval: float, spread: flo
     )
 
 
+def figures(r: Result) -> dict[str, Any]:
+    """The scenario's figures, as printed in the table and written with ``--json`` (None: no run end seen)."""
+    # Every run needs one final read whatever the design; "poll/min" is what polling costs beyond it.
+    beyond_final = r.polls - r.runs
+    return {
+        "mode": r.mode,
+        "runs": r.runs,
+        "interval": r.interval,
+        "wall_s": r.wall,
+        "lists": r.lists,
+        "live": r.lives,
+        "req_per_min": r.per_minute(r.polls),
+        "poll_per_min": r.per_minute(beyond_final),
+        "calls_per_run": r.polls / r.runs,
+        "cpu_s": r.cpu,
+        "lag_ms": r.lag * 1000,
+        "lag_no_gc_ms": r.lag_without_gc * 1000,
+        "gc_pause_ms": r.gc_pause * 1000,
+        "p50_s": statistics.median(r.latencies) if r.latencies else None,
+        "worst_s": max(r.latencies) if r.latencies else None,
+        "ends_seen": len(r.latencies),
+        "ends": dict(sorted(r.statuses.items())),
+    }
+
+
 def table(results: list[Result]) -> str:
     head = (
         f"{'mode':<9}{'runs':>6}{'wall s':>8}{'lists':>7}{'live':>7}{'req/min':>9}{'poll/min':>9}{'calls/run':>10}"
         f"{'CPU s':>7}{'lag ms':>8}{'no-GC':>7}{'GC ms':>7}{'p50 s':>7}{'worst s':>8}  ends"
     )
     lines = [head, "-" * len(head)]
+    nan = float("nan")
     for r in results:
-        p50 = statistics.median(r.latencies) if r.latencies else float("nan")
-        worst = max(r.latencies) if r.latencies else float("nan")
-        # Every run needs one final read whatever the design; "poll/min" is what polling costs beyond it.
-        beyond_final = r.polls - r.runs
-        ends = ",".join(f"{k}={v}" for k, v in sorted(r.statuses.items()))
+        f = figures(r)
+        p50 = nan if f["p50_s"] is None else f["p50_s"]
+        worst = nan if f["worst_s"] is None else f["worst_s"]
+        ends = ",".join(f"{k}={v}" for k, v in f["ends"].items())
         lines.append(
-            f"{r.mode:<9}{r.runs:>6}{r.wall:>8.1f}{r.lists:>7}{r.lives:>7}{r.per_minute(r.polls):>9.0f}"
-            f"{r.per_minute(beyond_final):>9.0f}{r.polls / r.runs:>10.1f}{r.cpu:>7.1f}{r.lag * 1000:>8.0f}"
-            f"{r.lag_without_gc * 1000:>7.0f}{r.gc_pause * 1000:>7.0f}{p50:>7.2f}{worst:>8.2f}  {ends}"
+            f"{r.mode:<9}{r.runs:>6}{f['wall_s']:>8.1f}{f['lists']:>7}{f['live']:>7}{f['req_per_min']:>9.0f}"
+            f"{f['poll_per_min']:>9.0f}{f['calls_per_run']:>10.1f}{f['cpu_s']:>7.1f}{f['lag_ms']:>8.0f}"
+            f"{f['lag_no_gc_ms']:>7.0f}{f['gc_pause_ms']:>7.0f}{p50:>7.2f}{worst:>8.2f}  {ends}"
         )
     return "\n".join(lines)
 
@@ -316,6 +343,7 @@ def main() -> int:
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() Airflow's start-up heap first (Airflow does not)"
     )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     proc, base = start_emulator()
@@ -339,6 +367,10 @@ def main() -> int:
     print(table(results))
     for line in verdicts(results):
         print(line)
+    if args.json:
+        settings = {"interval": args.interval, "spread": args.spread, "baseline_spread": args.baseline_spread}
+        document = {**settings, "gc_freeze": args.gc_freeze, "results": [figures(r) for r in results]}
+        args.json.write_text(json.dumps(document, indent=2))
     return 0
 
 

@@ -7,11 +7,14 @@ Runs, one after another so that they do not share the machine's two cores:
 3. ``polling.py``: N concurrent deferred runs (10, 100, 1,000, 5,000) on the shared poller against one poller
    per run (targets: < 500 requests a minute at 1,000 runs, event-loop lag < 100 ms at 5,000);
 4. ``download.py``: a 1 GiB result to ``file://`` and to S3 on moto against ``curl -o``, and four 256 MiB files
-   at once (targets: >= 80 % of curl, < 64 MiB RSS growth).
+   at once, with ``land_results``'s defaults (targets: >= 80 % of curl, < 64 MiB RSS growth) and, for
+   information, with the opt-in ``sha256=True``.
 
-Each script prints its own tables (streamed here as it runs); this command collects their figures, puts each
-next to its baseline from the same run and its target, and writes the report. A script that is missing,
-fails or overruns its time is reported as not run, with the reason. Benchmarks print; they assert nothing.
+Each script prints its own tables (streamed here as it runs and kept in the report) and writes its figures to
+the JSON file named by ``--json`` (``emulator_ceiling.py``, which has no ``--json``, is read from its printed
+lines); this command reads those figures, puts each next to its baseline from the same run and its target, and
+writes the report. A script that is missing, fails, overruns its time or writes no figures is reported as not
+run, with the reason. Benchmarks print; they assert nothing.
 
     python bench/run_all.py [--profile full|tiny] [--only parse,ceiling,polling,download] [--output BENCHMARKS.md]
 """
@@ -37,6 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import BENCH_DIR, REPO_ROOT, format_table, installed_version, machine_info
 
 STEP_NAMES = ("parse", "ceiling", "polling", "download")
+# Steps whose figures come only from the script's --json file: without it there is nothing to report.
+JSON_STEPS = frozenset({"parse", "polling", "download"})
 JSON_DIR_PREFIX = "bench-run-all-"
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -214,8 +219,8 @@ def run_step(
             continue
         output, seconds, problem = run_streaming(command, f"{name} ({script})", remaining)
         invocation = Invocation(command, output, seconds, problem, [f for f in dropped if f != "--json"])
-        if json_path.is_file():
-            invocation.json_result = json.loads(json_path.read_text())
+        if problem is None:
+            invocation.json_result, invocation.problem = read_json(json_path, name in JSON_STEPS, "--json" in dropped)
         step.invocations.append(invocation)
     problems = [i.problem for i in step.invocations if i.problem]
     if problems and len(problems) == len(step.invocations):
@@ -223,8 +228,22 @@ def run_step(
     return step
 
 
+def read_json(path: Path, required: bool, not_taken: bool) -> tuple[Any, str | None]:
+    """The figures a script wrote to ``--json``; and, when the step needs them and has none, why."""
+    if not path.is_file():
+        if not required:
+            return None, None
+        if not_taken:
+            return None, "no figures: the script does not take --json"
+        return None, "no figures: the script finished without writing its --json file"
+    try:
+        return json.loads(path.read_text()), None
+    except ValueError as error:
+        return None, f"no figures: its --json file is not JSON ({error})"
+
+
 # --------------------------------------------------------------------------------------------------
-# Reading what the scripts printed
+# Reading the scripts' figures
 # --------------------------------------------------------------------------------------------------
 
 
@@ -249,110 +268,38 @@ def read_ceiling(output: str) -> dict[str, float]:
     return figures
 
 
-POLLING_KEYS = {
-    "wall s": "wall_s",
-    "req/min": "req_per_min",
-    "poll/min": "poll_per_min",
-    "calls/run": "calls_per_run",
-    "CPU s": "cpu_s",
-    "lag ms": "lag_ms",
-    "no-GC": "lag_no_gc_ms",
-    "GC ms": "gc_pause_ms",
-    "p50 s": "p50_s",
-    "worst s": "worst_s",
-}
 POLLING_REQUIRED = {"mode", "runs", "wall_s", "lists", "live", "req_per_min", "poll_per_min", "calls_per_run"}
-POLLING_REQUIRED |= {"cpu_s", "lag_ms", "p50_s", "worst_s"}
+POLLING_REQUIRED |= {"cpu_s", "lag_ms", "p50_s", "worst_s", "interval"}
 
 
-def polling_header(line: str) -> list[str] | None:
-    """The column keys of polling.py's table header (units such as ``s`` belong to the word before), or None."""
-    labels: list[str] = []
-    for token in line.split():
-        if token in ("s", "ms", "%") and labels:
-            labels[-1] += " " + token
-        else:
-            labels.append(token)
-    keys = [POLLING_KEYS.get(label, label) for label in labels]
-    return keys if set(keys) >= POLLING_REQUIRED else None
+def read_polling(step: Step) -> list[dict[str, Any]]:
+    """polling.py's ``--json``: ``{"results": [one record per scenario]}``, one file per invocation.
 
-
-def _number(text: str) -> int | float | str:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def read_polling(output: str) -> list[dict[str, Any]]:
-    """polling.py prints a table per run, headed ``mode runs wall s lists live req/min ...``; one row per scenario.
-
-    Read by the header's column names, so that added or reordered columns do not shift the figures.
+    Latencies are None when no run end was seen; they become NaN here, which no target counts as met.
     """
     rows: list[dict[str, Any]] = []
-    interval = None
-    keys: list[str] | None = None
-    for line in output.splitlines():
-        found = re.search(r"poll interval ([\d.]+) s", line)
-        if found:
-            interval = float(found.group(1))
-        header = polling_header(line) if line.startswith("mode") else None
-        if header:
-            keys = header
+    for invocation in step.invocations:
+        document = invocation.json_result
+        if not isinstance(document, dict):
             continue
-        if keys is None or set(line.strip()) <= {"-"}:
-            continue
-        parts = line.split()
-        if not parts or parts[0] not in ("shared", "baseline"):
-            keys = None
-            continue
-        fixed = keys[:-1] if keys[-1] == "ends" else keys
-        if len(parts) < len(fixed):
-            continue
-        row: dict[str, Any] = {key: _number(value) for key, value in zip(fixed, parts, strict=False)}
-        row["ends"] = " ".join(parts[len(fixed) :])
-        row["interval"] = interval
-        if all(isinstance(row[key], int | float) for key in POLLING_REQUIRED - {"mode"}):
+        for record in document.get("results", []):
+            if not set(record) >= POLLING_REQUIRED:
+                continue
+            row = dict(record)
+            for key in ("p50_s", "worst_s"):
+                if row[key] is None:
+                    row[key] = float("nan")
             rows.append(row)
     return rows
 
 
-DOWNLOAD_SECTION = re.compile(r"^(?P<files>\d+) files? of (?P<mib>\d+) MiB(?: at once)? to (?P<dest>\S+)")
-DOWNLOAD_FIGURE = re.compile(r"^\s+(?P<label>[^:]+?)\s*: (?:median )?(?P<value>[\d.]+) ?(?P<unit>MiB/s|MiB|%)")
-
-
-def read_download(output: str) -> dict[str, dict[str, Any]]:
-    """download.py prints one block per scenario: a heading, then ``label: median X MiB/s ...`` lines."""
-    sections: dict[str, dict[str, Any]] = {}
-    current: dict[str, Any] | None = None
-    for line in output.splitlines():
-        heading = DOWNLOAD_SECTION.match(line)
-        if heading:
-            key = (
-                "quad"
-                if int(heading.group("files")) > 1
-                else ("s3" if heading.group("dest").startswith("s3") else "file")
-            )
-            current = sections.setdefault(key, {"heading": line.strip(), "mib": int(heading.group("mib"))})
-            continue
-        if current is None:
-            continue
-        match = DOWNLOAD_FIGURE.match(line)
-        if not match:
-            continue
-        label, unit = match.group("label").strip(), match.group("unit")
-        value = float(match.group("value"))
-        if unit == "MiB/s" and label.startswith("curl"):
-            current["curl_mib_s"] = value
-        elif unit == "MiB/s" and label.startswith("land_results"):
-            current["ours_mib_s"] = value
-        elif unit == "MiB/s" and label.startswith("same with sha256=False"):
-            current["no_sha256_mib_s"] = value
-        elif unit == "MiB" and label.startswith("peak RSS growth"):
-            current["rss_growth_mib"] = value
-    return sections
+def read_download(step: Step) -> dict[str, dict[str, Any]]:
+    """download.py's ``--json``: ``{"scenarios": {"file"|"s3"|"quad": {...}}}``, as it wrote them."""
+    for invocation in step.invocations:
+        document = invocation.json_result
+        if isinstance(document, dict) and isinstance(document.get("scenarios"), dict):
+            return dict(document["scenarios"])
+    return {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -477,6 +424,9 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
         s, b = shared[n], baseline.get(n)
         limit = (s.get("interval") or 5.0) + LATENCY_SLACK_S
         miss = s["worst_s"] - limit
+        verdict = "met" if miss <= 0 else f"MISSED by {miss:.2f} s"
+        if miss != miss:  # NaN: no run's end was seen at all
+            verdict = "MISSED: no run end seen"
         figures.append(
             Figure(
                 f"run end -> trigger event, {n} runs (p50 / worst)",
@@ -484,54 +434,71 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
                 f"{b['p50_s']:.2f} / {b['worst_s']:.2f} s" if b else "not run",
                 "",
                 f"worst <= interval + {LATENCY_SLACK_S:g} s ({limit:g} s)",
-                "met" if miss <= 0 else f"MISSED by {miss:.2f} s",
+                verdict,
                 "the poll interval: a run's end is seen at the next list poll",
             )
         )
     return figures
 
 
-def download_figures(sections: dict[str, dict[str, Any]]) -> list[Figure]:
+def _median(stats: dict[str, Any] | None) -> float | None:
+    return float(stats["median"]) if stats else None
+
+
+def download_figures(scenarios: dict[str, dict[str, Any]]) -> list[Figure]:
+    """Per scenario: the defaults against curl (the target), each opt-in variant (for information), peak RSS."""
     figures = []
-    file_curl = sections.get("file", {}).get("curl_mib_s")
+    file_curl = _median((scenarios.get("file", {}).get("curl") or {}).get("mib_s"))
     for key, what, curl_label in (
         ("file", "download to file://", "curl -o"),
         ("s3", "download to S3 on moto", "curl -o (to disk, same URL)"),
         ("quad", "4 files at once to file://", "curl -Z, 4 in parallel"),
     ):
-        section = sections.get(key)
-        if not section or "ours_mib_s" not in section:
+        scenario = scenarios.get(key)
+        if not scenario or not scenario.get("variants"):
             continue
-        curl = section.get("curl_mib_s", file_curl if key == "s3" else None)
-        for variant, ours in (("", section["ours_mib_s"]), (", sha256=False", section.get("no_sha256_mib_s"))):
+        curl = _median((scenario.get("curl") or {}).get("mib_s")) or (file_curl if key == "s3" else None)
+        size = f"{scenario['mib']} MiB{' each' if key == 'quad' else ''}"
+        defaults = next((_median(v["mib_s"]) for v in scenario["variants"] if v["name"] == "defaults"), None)
+        for variant in scenario["variants"]:
+            ours = _median(variant["mib_s"])
             if ours is None:
                 continue
-            verdict, bound = "", ""
-            if curl:
-                miss = TARGET_CURL_RATIO - ours / curl
-                verdict = "met" if miss <= 0 else f"MISSED by {100 * miss:.0f} points"
-                if miss > 0:
-                    bound = f"the client, not the emulator (curl got {curl:.0f} MiB/s from it)"
-                    if key == "s3":
-                        bound += "; moto's S3 (a Python server on the same 2 cores) takes every byte too"
-                    elif not variant and section.get("no_sha256_mib_s"):
-                        bound += f"; the SHA-256 of every byte (without it: {section['no_sha256_mib_s']:.0f} MiB/s)"
+            is_defaults = variant["name"] == "defaults"
+            target, verdict, bound = "", "", ""
+            if is_defaults:
+                target = f">= {100 * TARGET_CURL_RATIO:.0f}% of curl"
+                if curl:
+                    miss = TARGET_CURL_RATIO - ours / curl
+                    verdict = "met" if miss <= 0 else f"MISSED by {100 * miss:.0f} points"
+                    if miss > 0:
+                        bound = f"the client, not the emulator (curl got {curl:.0f} MiB/s from it)"
+                        if key == "s3":
+                            bound += "; moto's S3 (a Python server on the same 2 cores) takes every byte too"
+            else:
+                target = "none (opt-in, for information)"
+                if variant.get("sha256"):
+                    bound = "SHA-256 at about 2 GB/s per core"
+                    if defaults:
+                        bound += f" (the defaults, without it: {defaults:.0f} MiB/s)"
             figures.append(
                 Figure(
-                    f"{what}, {section['mib']} MiB{' each' if key == 'quad' else ''} (MiB/s{variant})",
+                    f"{what}, {size} (MiB/s{'' if is_defaults else ', ' + variant['name']})",
                     f"{ours:.0f}",
                     f"{curl:.0f} ({curl_label})" if curl else "not measured",
                     f"{100 * ours / curl:.0f}%" if curl else "",
-                    f">= {100 * TARGET_CURL_RATIO:.0f}% of curl",
+                    target,
                     verdict,
                     bound,
                 )
             )
-        if "rss_growth_mib" in section:
-            growth = section["rss_growth_mib"]
+        growth_stats = scenario.get("rss_growth_mib")
+        if growth_stats:
+            growth = float(growth_stats["max"])
+            runs = len(growth_stats.get("all", [])) or 1
             figures.append(
                 Figure(
-                    f"{what}: peak RSS growth",
+                    f"{what}: peak RSS growth" + (" (worst run)" if runs > 1 else ""),
                     f"{growth:.1f} MiB",
                     target=f"< {TARGET_RSS_MIB:g} MiB",
                     verdict="met" if growth < TARGET_RSS_MIB else f"MISSED by {growth - TARGET_RSS_MIB:.1f} MiB",
@@ -580,7 +547,7 @@ def client_or_emulator(ceiling: dict[str, float], polling: list[dict[str, Any]],
             )
         )
     served = next((v for k, v in ceiling.items() if k.startswith("download")), None)
-    curl = download.get("file", {}).get("curl_mib_s")
+    curl = _median((download.get("file", {}).get("curl") or {}).get("mib_s"))
     if served and curl:
         lines.append(
             f"- Download: the emulator served {served:.0f} MB/s to an aiohttp client and curl got {curl:.0f} MiB/s "
@@ -597,8 +564,8 @@ def markdown_table(figures: list[Figure]) -> str:
 
 def write_report(steps: dict[str, Step], args: argparse.Namespace, started: float, info: dict[str, str]) -> str:
     ceiling = read_ceiling(steps["ceiling"].output) if "ceiling" in steps else {}
-    polling = read_polling(steps["polling"].output) if "polling" in steps else []
-    download = read_download(steps["download"].output) if "download" in steps else {}
+    polling = read_polling(steps["polling"]) if "polling" in steps else []
+    download = read_download(steps["download"]) if "download" in steps else {}
     sections: dict[str, list[Figure]] = {
         "parse": parse_figures(read_parse(steps["parse"])) if "parse" in steps else [],
         "polling": polling_figures(polling, ceiling),
@@ -647,7 +614,9 @@ def write_report(steps: dict[str, Step], args: argparse.Namespace, started: floa
         "run per interval). Request counts come from the emulator's own counters. Runs are spread so their ends "
         "cover the given seconds; the request rate includes the one final read each run needs.",
         "download": "`land_results` in a fresh process against `curl -o` of the same signed URL, alternating; "
-        "peak RSS growth is the process's own high-water mark over its RSS before the download.",
+        "peak RSS growth is the process's own high-water mark over its RSS before the download. The target is "
+        "judged on the defaults (`DownloadOptions()`: no SHA-256, every file verified by its byte count); the "
+        "`with sha256=True` rows show what the opt-in checksum costs.",
         "ceiling": "Measured from a separate client process; `[per emulator CPU-second]` is the emulator's rate "
         "on one free core. Where the polling and download figures sit well below these, they measure the client.",
     }

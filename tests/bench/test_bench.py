@@ -1,13 +1,14 @@
 """Smoke tests of the benchmark command: every script runs in a tiny configuration and prints its table.
 
 Benchmarks assert no timings; these tests check that each script runs, that ``run_all`` reads the figures
-each one printed into ``BENCHMARKS.md``, that a missing script is reported as not run, and that the
-parse-cost script attributes imports to the module that made them.
+each one wrote (``--json``) into ``BENCHMARKS.md``, that a missing, failing or silent script is reported as
+not run, and that the parse-cost script attributes imports to the module that made them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -72,6 +73,9 @@ def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> No
     assert re.search(r"^\s+\|\s+mode\s+runs\s+wall s", out, re.MULTILINE)
     assert "1 file of 8 MiB to file://" in out
     assert "4 files of 2 MiB at once to file://" in out
+    assert "defaults = DownloadOptions() (sha256=False" in out
+    assert "land_results (defaults)" in out
+    assert "same with sha256=True" in out
 
     report = report_path.read_text()
     assert "not run" not in report, report
@@ -103,9 +107,20 @@ def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> No
         assert target == ">= 80% of curl"
         assert verdict == "met" or verdict.startswith("MISSED by")
     assert rows["4 files at once to file://, 2 MiB each (MiB/s)"][2].endswith("%")
-    if "same with sha256=False" in out:
-        assert rows["download to file://, 8 MiB (MiB/s, sha256=False)"][2].endswith("%")
-    assert re.fullmatch(r"[\d.]+ MiB", rows["download to file://: peak RSS growth"][0])
+    for name in (
+        "download to file://, 8 MiB (MiB/s, with sha256=True)",
+        "4 files at once to file://, 2 MiB each (MiB/s, with sha256=True)",
+    ):
+        ours, baseline, ratio, target, verdict, bound = rows[name]
+        assert ours.isdigit(), rows[name]
+        assert ratio.endswith("%"), rows[name]
+        assert re.match(r"\d+ \(curl", baseline), rows[name]
+        assert target == "none (opt-in, for information)"
+        assert verdict == ""
+        assert bound.startswith("SHA-256 at about 2 GB/s per core (the defaults, without it: ")
+    assert not any("sha256=False" in name for name in rows)
+    assert re.fullmatch(r"[\d.]+ MiB", rows["download to file://: peak RSS growth (worst run)"][0])
+    assert re.fullmatch(r"[\d.]+ MiB", rows["download to S3 on moto: peak RSS growth"][0])
 
     assert re.match(r"\d+ req/s \(\d+ per emulator CPU-s\)", rows["emulator: live_status"][0])
     assert "- Polling: the busiest scenario" in report
@@ -127,6 +142,76 @@ def test_a_missing_script_is_reported_as_not_run(tmp_path: Path) -> None:
     assert "- polling (polling.py): not run: script missing (bench/polling.py)" in report
     assert "- download (download.py): not run: script missing (bench/download.py)" in report
     assert "No figures: no benchmark ran." in report
+
+
+FAKE_HELP = "import argparse, sys\np = argparse.ArgumentParser()\np.add_argument('--json')\n"
+
+
+def test_a_failing_or_silent_script_is_reported_as_not_run(tmp_path: Path) -> None:
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "download.py").write_text(FAKE_HELP + "p.parse_known_args()\nprint('boom')\nsys.exit(3)\n")
+    # Prints a table-like line but writes no --json: printed text is not read as figures.
+    (bench / "polling.py").write_text(FAKE_HELP + "p.parse_known_args()\nprint('mode runs wall s')\n")
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "polling,download", "--bench-dir", str(bench), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = report_path.read_text()
+    assert "- download (download.py): not run: failed with exit code 3" in report
+    assert "- polling (polling.py): not run: no figures: the script finished without writing its --json file" in report
+    assert "No figures: no benchmark ran." in report
+
+
+def test_run_all_reports_download_figures_from_the_json_file(tmp_path: Path) -> None:
+    def stats(*values: float) -> dict[str, object]:
+        return {"median": sorted(values)[len(values) // 2], "max": max(values), "all": list(values)}
+
+    def variant(name: str, sha256: bool, rate: float, curl: float | None) -> dict[str, object]:
+        ratio = stats(100 * rate / curl) if curl else None
+        return {
+            "name": name,
+            "sha256": sha256,
+            "mib_s": stats(rate),
+            "ratio_to_curl_pct": ratio,
+            "rss_growth_mib": stats(3.0),
+        }
+
+    scenarios = {
+        "file": {
+            "title": "1 file of 64 MiB to file://", "files": 1, "mib": 64, "rounds": 1,
+            "curl": {"label": "curl -o", "mib_s": stats(1000.0)},
+            "variants": [variant("defaults", False, 900.0, 1000.0), variant("with sha256=True", True, 500.0, 1000.0)],
+            "rss_growth_mib": stats(3.0, 70.0),
+        },
+        "s3": {
+            "title": "1 file of 64 MiB to s3:// on moto", "files": 1, "mib": 64, "rounds": 1, "curl": None,
+            "variants": [variant("defaults", False, 100.0, None)], "rss_growth_mib": stats(30.0),
+        },
+    }  # fmt: skip
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    document = json.dumps({"scenarios": scenarios})
+    (bench / "download.py").write_text(
+        FAKE_HELP + f"a, _ = p.parse_known_args()\nopen(a.json, 'w').write({document!r})\nprint('nothing to parse')\n"
+    )
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "download", "--bench-dir", str(bench), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = summary_rows(report_path.read_text())
+    assert rows["download to file://, 64 MiB (MiB/s)"] == ["900", "1000 (curl -o)", "90%", ">= 80% of curl", "met", ""]
+    assert rows["download to file://, 64 MiB (MiB/s, with sha256=True)"] == [
+        "500",
+        "1000 (curl -o)",
+        "50%",
+        "none (opt-in, for information)",
+        "",
+        "SHA-256 at about 2 GB/s per core (the defaults, without it: 900 MiB/s)",
+    ]
+    assert rows["download to file://: peak RSS growth (worst run)"][:4] == ["70.0 MiB", "", "", "< 64 MiB"]
+    assert rows["download to file://: peak RSS growth (worst run)"][4] == "MISSED by 6.0 MiB"
+    s3 = rows["download to S3 on moto, 64 MiB (MiB/s)"]
+    assert s3[:5] == ["100", "1000 (curl -o (to disk, same URL))", "10%", ">= 80% of curl", "MISSED by 70 points"]
+    assert "moto's S3" in s3[5]
 
 
 def test_run_all_rejects_an_unknown_step(tmp_path: Path) -> None:
