@@ -14,8 +14,8 @@ class LandedFile:
         ``file:///data/file.csv``); also the URI of the Airflow Asset event emitted for it.
     :param filename: the result file's name as the API gave it.
     :param bytes: the file's size in bytes, checked against ``Content-Length`` (and ``file_size``).
-    :param sha256: hex SHA-256 of the bytes written, computed while streaming (None when turned off
-        with ``DownloadOptions(sha256=False)``).
+    :param sha256: hex SHA-256 of the bytes written, computed while streaming (None unless turned on
+        with ``DownloadOptions(sha256=True)``).
     :param row_count: rows in the file, as the API reported them.
     :param block_number: the workflow block that produced the file (the highest is the final output).
     :param format: ``csv`` or ``json``.
