@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -144,7 +144,7 @@ def plan(base: str, label: str, runs: int, spread: float) -> tuple[list[tuple[fl
 async def start_runs(
     starts: list[tuple[float, str]],
     hook: SixtyfourAsyncHook,
-    watch: Callable[[str], Awaitable[tuple[str, float]]],
+    watch: Callable[[str], Coroutine[Any, Any, tuple[str, float]]],
 ) -> list[asyncio.Task[tuple[str, float]]]:
     """Start each run at its offset and hand it at once to ``watch`` (as an operator defers right after starting)."""
     tasks: list[asyncio.Task[tuple[str, float]]] = []
