@@ -104,9 +104,12 @@ def call_steps(call: ApiCall[T], policy: RetryPolicy, gate: RateLimitGate, log: 
     while True:
         attempt += 1
         pause = gate.delay()
-        if pause > 0:
+        while pause > 0:
             log.info("Sixtyfour rate limit reached: waiting %.2f s before %s", pause, call.describe())
+            waited_for = gate.not_before
             yield Wait(pause)
+            # Another request's answer may have pushed the gate further while this one waited.
+            pause = gate.delay() if gate.not_before > waited_for else 0.0
         if attempt > 1 and content is not None and rewind_to is not None:
             content.seek(rewind_to)
         outcome = yield Send(attempt)

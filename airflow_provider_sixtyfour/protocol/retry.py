@@ -135,6 +135,11 @@ class RateLimitGate:
             wait = self._default_pause
         self._not_before = max(self._not_before, current + wait)
 
+    @property
+    def not_before(self) -> float:
+        """The monotonic time before which no request should be sent (0 when never told to wait)."""
+        return self._not_before
+
     def delay(self, now: float | None = None) -> float:
         """Seconds to wait before the next request may be sent."""
         current = time.monotonic() if now is None else now
