@@ -81,7 +81,7 @@ class SixtyfourAuthError(SixtyfourApiError):
 
     hint = (
         "Check the API key in the password field of the Sixtyfour connection "
-        "(or AIRFLOW_CONN_SIXTYFOUR_DEFAULT)"
+        "(or in the AIRFLOW_CONN_<CONN_ID> environment variable that defines it)"
     )
 
 
