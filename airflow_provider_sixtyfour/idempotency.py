@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourNotFoundError
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourConflictError, SixtyfourNotFoundError
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunStarted
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 
@@ -272,7 +272,20 @@ class RunClaimer:
         return None
 
     def _replay(self, try_number: int, key: str, start: StartFunction) -> OwnedRun | None:
-        started = start(key)
+        try:
+            started = start(key)
+        except SixtyfourConflictError as err:
+            # The API's own advice ("use a new key") cannot be followed from a DAG: say what happened.
+            raise SixtyfourConflictError(
+                err.status_code,
+                err.method,
+                err.path,
+                f"{err.api_message}. Try {self.identity.try_number} replayed the start request of try {try_number} "
+                "(its Idempotency-Key) to reattach to the run that try started, but the request differs from "
+                "that try's (workflow_id, webhook_payload, specs_override, save_json, or the upload handle of "
+                "input_csv). Restore the input to reattach, or pass reattach=False to start a new run",
+                details=err.details,
+            ) from None
         if not started.already_started:
             self.log.info(
                 "Try %d: try %d had started no run, so its key started Sixtyfour run %s now; this try owns it.",
