@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# The secret audit (tests/secret_audit.py) watches every test of the suite for a leaked key or signed URL.
+pytest_plugins = ["secret_audit"]
+
 TEST_API_KEY = "sk-test-0123456789abcdef-SECRET"
 """The API key the emulator accepts in tests; the secret audit looks for it in every output."""
 

@@ -104,6 +104,7 @@ def test_wrong_key_and_transport_errors_do_not_leak(kind: str, make_client, all_
     _assert_clean(all_logs.text)
 
 
+@pytest.mark.secret_audit_exempt(reason="logs the key on purpose to prove the masker hides it", sources=("logs",))
 def test_airflows_masker_hides_the_key_once_the_hook_read_it(
     client: HookClient, all_logs: AllLogs, active_masker: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
