@@ -517,6 +517,120 @@ class AirflowCluster:
         return f"/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
 
     # ----------------------------------------------------------------------------------------------
+    # Drills: restart a service, kill a task's process, act on a task instance, read what Airflow stored
+    # ----------------------------------------------------------------------------------------------
+
+    def restart_service(self, name: str, timeout: float = 120) -> int:
+        """Stop one service as an operator would (SIGTERM to its process group, SIGKILL after
+        ``stop_grace``) and start it again; returns the new process's pid.
+
+        For the triggerer, waits until the new process has registered a new triggerer job; for the
+        other services, until every service reports healthy again.
+        """
+        (service,) = [s for s in self._services if s.name == name]
+        before = set(self.triggerer_job_ids()) if name == "triggerer" else set()
+        assert service.popen is not None
+        _signal_group(service.popen.pid, signal.SIGTERM)
+        try:
+            service.popen.wait(timeout=self.stop_grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(service.popen.pid, signal.SIGKILL)
+            service.popen.wait(timeout=30)
+            self.force_killed.append(f"{service.popen.pid} airflow {name} (restart)")
+        # Its task runners or trigger runners live in the same session: none may survive the restart.
+        deadline = time.monotonic() + self.stop_grace
+        while self._session_members(service.popen.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for proc in self._session_members(service.popen.pid):
+            _kill_pid(proc.pid)
+        if service.log_file is not None:
+            service.log_file.close()
+        self._services.remove(service)
+        self._stopped_services.append(service)
+        self._spawn(name, service.argv[3:])
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.check_alive()
+            if name == "triggerer":
+                if set(self.triggerer_job_ids()) - before:
+                    break
+            elif self.health() is not None:
+                break
+            time.sleep(0.5)
+        else:
+            raise ClusterError(f"airflow {name} did not come back within {timeout:.0f}s\n{self.diagnostics()}")
+        self.wait_healthy(timeout)
+        return self.service_pids()[name]
+
+    def _session_members(self, session_id: int) -> list[Any]:
+        import psutil
+
+        members = []
+        for proc in psutil.process_iter(["pid", "status"]):
+            try:
+                if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(proc.pid) == session_id:
+                    members.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+                continue
+        return members
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """One task instance as the REST API returns it (``state``, ``try_number``, ``id``...)."""
+        path = f"{self._run_path(dag_id, run_id)}/taskInstances/{urllib.parse.quote(task_id, safe='')}"
+        return dict(self._api_ok("GET", path))
+
+    def set_task_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> dict[str, Any]:
+        """Mark a task instance ``failed``/``success``/``skipped`` through the REST API, as a user does in the UI."""
+        path = f"{self._run_path(dag_id, run_id)}/taskInstances/{urllib.parse.quote(task_id, safe='')}"
+        return dict(self._api_ok("PATCH", path, {"new_state": state}))
+
+    def task_processes(self, ti_id: str) -> list[Any]:
+        """The process running a task instance's code (the task runner, titled ``airflow worker -- <ti id>``)."""
+        import psutil
+
+        title = f"airflow worker -- {ti_id}"
+        found = []
+        for proc in self.leftover_processes():
+            with contextlib.suppress(psutil.Error):
+                if " ".join(proc.cmdline()).strip() == title:
+                    found.append(proc)
+        return found
+
+    def kill_task_process(self, dag_id: str, run_id: str, task_id: str, sig: signal.Signals = signal.SIGKILL) -> int:
+        """Kill the process running a task (as the OOM killer would, by default); returns its pid."""
+        ti_id = str(self.task_instance(dag_id, run_id, task_id)["id"])
+        processes = self.task_processes(ti_id)
+        if len(processes) != 1:
+            raise ClusterError(f"expected one process running {dag_id}/{run_id}/{task_id}, found {processes}")
+        pid = int(processes[0].pid)
+        os.kill(pid, sig)
+        return pid
+
+    def database(self) -> Path:
+        """The cluster's SQLite database file (open it read-only while the cluster runs)."""
+        return self.home / "airflow.db"
+
+    def trigger_kwargs(self) -> dict[int, tuple[str, dict[str, Any]]]:
+        """Every trigger row as Airflow stored it: ``{id: (classpath, kwargs)}``, the kwargs decrypted.
+
+        This is what a (re)started triggerer rebuilds each trigger from.
+        """
+        import sqlite3
+
+        from airflow.sdk.serde import deserialize
+        from cryptography.fernet import Fernet
+
+        fernet = Fernet(self._env["AIRFLOW__CORE__FERNET_KEY"].encode())
+        with contextlib.closing(sqlite3.connect(f"file:{self.database()}?mode=ro", uri=True, timeout=10)) as db:
+            rows = db.execute("SELECT id, classpath, kwargs FROM trigger").fetchall()
+        found = {}
+        for trigger_id, classpath, encrypted in rows:
+            text = encrypted if encrypted.startswith("{") else fernet.decrypt(encrypted.encode()).decode()
+            kwargs: Any = deserialize(json.loads(text))
+            found[int(trigger_id)] = (str(classpath), dict(kwargs))
+        return found
+
+    # ----------------------------------------------------------------------------------------------
     # Logs
     # ----------------------------------------------------------------------------------------------
 
