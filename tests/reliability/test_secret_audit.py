@@ -18,11 +18,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY
+from secret_audit import register_secret
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 GENERATED_KEY = "sk-generated-audit-key-0123456789abcdef"
 SIGNATURE = "ab" * 32
+OPT_OUT_SECRET = "sk-opt-out-proof-9876543210fedcba"
 
 GENERATED = (
     textwrap.dedent(
@@ -196,6 +197,7 @@ def _has_structlog() -> bool:
     return True
 
 
-@pytest.mark.secret_audit_exempt(reason="logs the key on purpose, to check the opt-out", sources=("logs",))
+@pytest.mark.secret_audit_exempt(reason="logs a secret on purpose, to check the opt-out", sources=("logs",))
 def test_a_test_can_opt_out_with_the_marker() -> None:
-    logging.getLogger("tests.opt_out").warning("the key is %s", TEST_API_KEY)
+    register_secret(OPT_OUT_SECRET, "the opt-out test's secret")
+    logging.getLogger("tests.opt_out").warning("the secret is %s", OPT_OUT_SECRET)
