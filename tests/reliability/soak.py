@@ -510,8 +510,10 @@ class ClientRecorder:
             AsyncTransport._send = async_send  # type: ignore[method-assign]
 
 
-#: Requests already on their way when an answer told the client to wait are not the client's fault.
-IN_FLIGHT_SLACK = 0.05
+#: Another request of the client may have checked the gate just before the answer reached it and be sent
+#: just after: that request was already on its way. Beyond this, a request counts as sent after being told
+#: even if the client's own gate had not heard (a client that fails to take note is caught this way).
+UNAWARE_SLACK = 0.5
 #: Clock granularity.
 EPSILON = 0.005
 
@@ -522,8 +524,9 @@ def rate_limit_violations(sent: list[Sent]) -> list[str]:
     The promise, made precise: once a client has been told the limit is reached (a 429 and its
     ``Retry-After``, or ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``), it sends nothing to the
     API until the time it was told has passed: not the retry of that request, and no other request
-    (requests already in flight at that moment excepted). Clients do not share what they learn (like
-    separate Airflow workers), so several may each be refused once when a window fills up.
+    (requests already on their way at that moment excepted: those that passed the client's gate before
+    the answer reached it). Clients do not share what they learn (like separate Airflow workers), so
+    several may each be refused once when a window fills up.
     """
     problems = []
     by_client: defaultdict[int, list[Sent]] = defaultdict(list)
@@ -537,7 +540,8 @@ def rate_limit_violations(sent: list[Sent]) -> list[str]:
                 if later.start <= told.end or later.start >= quiet_until:
                     continue
                 same_call = later.call == told.call
-                if same_call or later.start > told.end + IN_FLIGHT_SLACK:
+                knew = later.gate_wait > EPSILON  # its own gate said wait, and it sent anyway
+                if same_call or knew or later.start > told.end + UNAWARE_SLACK:
                     problems.append(
                         f"client {client} sent {later.route} {later.start - told.end:.3f} s after being told to wait "
                         f"{told.told_wait:g} s (HTTP {told.status} on {told.route}; "

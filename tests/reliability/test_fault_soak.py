@@ -73,19 +73,25 @@ def test_fault_soak_200_runs(emulator: EmulatorServer, tmp_path: Path, monkeypat
 
 
 def test_the_rate_limit_check_catches_a_client_that_does_not_wait() -> None:
-    """The check itself: a retry or another request inside the told wait is caught; in-flight ones are not."""
-    told = Sent(client=1, call=10, route="/r", start=0.0, end=1.0, status=429, told_wait=1.0, limiter=True)
-    in_flight = Sent(client=1, call=11, route="/r", start=0.99, end=1.2, status=200, told_wait=0.0, limiter=False)
-    polite = Sent(client=1, call=10, route="/r", start=2.01, end=2.1, status=200, told_wait=0.0, limiter=False)
-    assert rate_limit_violations([told, in_flight, polite]) == []
+    """The check itself: sends inside a told wait are caught; requests already on their way are not."""
 
-    eager_retry = Sent(client=1, call=10, route="/r", start=1.02, end=1.1, status=200, told_wait=0.0, limiter=False)
-    eager_other = Sent(client=1, call=12, route="/r", start=1.5, end=1.6, status=200, told_wait=0.0, limiter=False)
-    other_client = Sent(client=2, call=13, route="/r", start=1.5, end=1.6, status=200, told_wait=0.0, limiter=False)
-    found = rate_limit_violations([told, eager_retry, eager_other, other_client])
-    assert len(found) == 2
+    def sent(call: int, start: float, gate_wait: float = 0.0, client: int = 1) -> Sent:
+        return Sent(client, call, "/r", start, start + 0.1, 200, 0.0, False, gate_wait)
+
+    told = Sent(client=1, call=10, route="/r", start=0.0, end=1.0, status=429, told_wait=1.0, limiter=True)
+    in_flight = sent(11, start=0.99)  # sent before the answer came
+    raced = sent(12, start=1.02)  # passed the gate a moment before the answer reached it
+    polite = sent(10, start=2.01, gate_wait=0.0)  # the retry, after the told wait
+    other_client = sent(13, start=1.1, client=2)
+    assert rate_limit_violations([told, in_flight, raced, polite, other_client]) == []
+
+    eager_retry = sent(10, start=1.02)
+    knew_and_sent = sent(14, start=1.1, gate_wait=0.9)
+    never_took_note = sent(15, start=1.6)
+    found = rate_limit_violations([told, eager_retry, knew_and_sent, never_took_note])
+    assert len(found) == 3
     assert "the retry" in found[0]
-    assert "another request" in found[1]
+    assert all("another request" in problem for problem in found[1:])
 
 
 @pytest.mark.slow
