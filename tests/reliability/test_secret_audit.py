@@ -1,7 +1,8 @@
 """The secret audit (``tests/secret_audit.py``) can fail: it is run on a small generated test file.
 
 The generated tests each leak a secret one way (a log record, a structlog event, an exception message,
-a serialized trigger, an Airflow home's database and log files, a failure report) or stay clean, or
+a serialized trigger, an Airflow home's database and log files, an e2e cluster's service log, a failure
+report) or stay clean, or
 opt out with the marker. A separate ``pytest`` process runs them with the plugin, and its JUnit report
 must show exactly the leaking tests failed, each naming where the secret went, without the secret itself
 appearing anywhere in that run's output.
@@ -34,6 +35,7 @@ GENERATED = (
 
     import pytest
     from conftest import AirflowCli
+    from e2e.airflow_cluster import AirflowCluster
 
     from airflow_provider_sixtyfour.emulator import EmulatorServer
 
@@ -88,6 +90,10 @@ GENERATED = (
         db.commit()
         db.close()
         AirflowCli(home=home, dags_folder=tmp_path)  # audited at teardown, like the airflow_cli fixture's
+        cluster_home = tmp_path / "cluster"
+        (cluster_home / "process-logs").mkdir(parents=True)
+        (cluster_home / "process-logs" / "triggerer.log").write_text(f"polling {SIGNED_URL}")
+        AirflowCluster(home=cluster_home, dags_folder=tmp_path)  # an e2e cluster's logs, also at teardown
 
 
     @pytest.mark.secret_audit_exempt(reason="logs the key on purpose")
@@ -178,6 +184,8 @@ def test_the_audit_flags_every_kind_of_leak_and_honours_the_marker(tmp_path: Pat
         "[report] an emulator's API key",
         "[subprocess] an emulator's API key",
         "attempt=1.log",
+        "[subprocess] a signed download URL's query string",
+        "process-logs/triggerer.log",
         "[database] a signed download URL's query string",
         "airflow.db:xcom.value",
     ):
