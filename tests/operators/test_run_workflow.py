@@ -586,7 +586,12 @@ def test_template_fields() -> None:
         "workflow_id",
         "webhook_payload",
         "input_csv",
+        "input_csv_conn_id",
         "specs_override",
+        "download_to",
+        "download_conn_id",
+        "download_files",
+        "sixtyfour_conn_id",
     }
     assert SixtyfourRunWorkflowOperator.template_fields_renderers["webhook_payload"] == "json"
     assert [link.name for link in SixtyfourRunWorkflowOperator.operator_extra_links] == ["Sixtyfour run"]
