@@ -195,7 +195,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         self._stop = threading.Event()
-        deadline = deadline_from(self._timeout_seconds)
+        deadline = deadline_from(self._wait_budget())
         hook = self.hook
         request = self._checked_request(hook)
         claimer = RunClaimer(
@@ -220,6 +220,19 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
             self._defer(owned.job_id, deadline)
         live = self._wait(hook, owned.job_id, deadline)
         return self._finish(context, hook, owned.job_id, to_jsonable(live), request.workflow_id)
+
+    def _wait_budget(self) -> float | None:
+        """Seconds the run may take: ``timeout``, or just under ``execution_timeout`` when that is shorter.
+
+        Airflow 3.3 does not enforce ``execution_timeout`` while a task is deferred, and where it does
+        enforce it the task dies without cancelling the remote run; folding it into the deadline makes
+        the operator cancel the run and fail clearly first.
+        """
+        budgets = [self._timeout_seconds] if self._timeout_seconds is not None else []
+        if self.execution_timeout is not None:
+            seconds = self.execution_timeout.total_seconds()
+            budgets.append(max(1.0, seconds - min(30.0, seconds * 0.1)))
+        return min(budgets) if budgets else None
 
     def _checked_request(self, hook: SixtyfourHook) -> RunRequest:
         """Check every input, and the workflow it is meant for, before any paid call."""

@@ -279,6 +279,17 @@ def test_timeout_cancels_the_remote_run_and_says_so(api: EmulatorServer) -> None
     wait_for(lambda: api.get_run(job_id)["status"] in ("cancelled", "canceled"), HANG_GUARD)
 
 
+def test_execution_timeout_bounds_the_wait_and_cancels_the_run_first(api: EmulatorServer) -> None:
+    ti = FakeTaskInstance()
+    op = operator(workflow_id=SLOW, execution_timeout=timedelta(seconds=2), poll_interval=0.2)
+    with pytest.raises(AirflowException, match="timed out") as err:
+        op.execute(task_context(ti))
+
+    job_id = ti.xcoms["job_id"]
+    assert "cancel requested" in str(err.value)
+    assert api.cancel_requests(job_id) == 1
+
+
 def kill_once_started(op: SixtyfourRunWorkflowOperator, ti: FakeTaskInstance, times: int) -> threading.Thread:
     """Call ``op.on_kill()`` ``times`` times from another thread once the run started (as a kill would)."""
 
