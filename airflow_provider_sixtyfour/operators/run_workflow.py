@@ -36,13 +36,10 @@ from airflow_provider_sixtyfour.operators.download_results import (
 )
 from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
 from airflow_provider_sixtyfour.protocol.errors import (
+    TRANSIENT_ERRORS,
     SixtyfourError,
     SixtyfourInputError,
     SixtyfourNotFoundError,
-    SixtyfourRateLimitError,
-    SixtyfourResponseError,
-    SixtyfourServerError,
-    SixtyfourTransportError,
 )
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
@@ -60,13 +57,6 @@ WORKFLOW_ID_XCOM_KEY = "workflow_id"
 
 #: Status polls that may fail in a row (each after the hook's own retries) before the task fails.
 MAX_CONSECUTIVE_POLL_FAILURES = 5
-
-_TRANSIENT_ERRORS: tuple[type[SixtyfourError], ...] = (
-    SixtyfourTransportError,
-    SixtyfourServerError,
-    SixtyfourRateLimitError,
-    SixtyfourResponseError,
-)
 
 
 class SixtyfourRunWorkflowOperator(BaseOperator):
@@ -312,7 +302,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
                 raise AirflowException(f"The task was killed while waiting for Sixtyfour run {job_id}")
             try:
                 live = hook.get_live_status(job_id)
-            except _TRANSIENT_ERRORS as err:
+            except TRANSIENT_ERRORS as err:
                 failures += 1
                 if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
                     raise

@@ -119,6 +119,21 @@ class SixtyfourServerError(SixtyfourApiError):
     """5xx: the API failed on its side."""
 
 
+#: Errors that waiting can fix (429, 5xx, no answer, a garbled answer); never another 4xx. Pollers
+#: (the trigger's, the sensor's, the run operator's) keep polling through these.
+TRANSIENT_ERRORS: tuple[type[SixtyfourError], ...] = (
+    SixtyfourRateLimitError,
+    SixtyfourServerError,
+    SixtyfourTransportError,
+    SixtyfourResponseError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for errors that waiting fixes (see :data:`TRANSIENT_ERRORS`)."""
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
 _BY_STATUS: dict[int, type[SixtyfourApiError]] = {
     400: SixtyfourValidationError,
     401: SixtyfourAuthError,

@@ -17,11 +17,10 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
 from airflow_provider_sixtyfour.protocol import endpoints
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
-from airflow_provider_sixtyfour.triggers.poller import is_transient
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
 if TYPE_CHECKING:

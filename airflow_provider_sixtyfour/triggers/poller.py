@@ -39,10 +39,7 @@ from airflow_provider_sixtyfour.protocol.endpoints import LIST_LIMIT_MAX
 from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourApiError,
     SixtyfourError,
-    SixtyfourRateLimitError,
-    SixtyfourResponseError,
-    SixtyfourServerError,
-    SixtyfourTransportError,
+    is_transient,
 )
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
@@ -72,13 +69,6 @@ DISPATCH_BATCH = 200
 MAX_ERROR_WAIT = 60.0
 #: How long a resolved connection fingerprint is reused before the connection is read again.
 FINGERPRINT_TTL = 60.0
-
-
-def is_transient(error: BaseException) -> bool:
-    """True for errors that waiting fixes (429, 5xx, network, a garbled answer); never for 4xx."""
-    return isinstance(
-        error, (SixtyfourRateLimitError, SixtyfourServerError, SixtyfourTransportError, SixtyfourResponseError)
-    )
 
 
 @dataclass(frozen=True)
