@@ -115,7 +115,9 @@ def test_failed_cancelled_timed_out_and_bad_input_all_fail(
     assert_no_secret(airflow_cli, out)
 
 
-def test_a_killed_task_cancels_its_run(airflow_cli: AirflowCli, emulator: EmulatorServer, sixtyfour_conn: str) -> None:
+def test_an_execution_timeout_cancels_its_run_first(
+    airflow_cli: AirflowCli, emulator: EmulatorServer, sixtyfour_conn: str
+) -> None:
     airflow_cli.add_dag("sixtyfour_run_killed.py", dag_source("sixtyfour_run_killed.py"))
     proc = airflow_cli.dags_test("sixtyfour_run_killed", extra_env=conn_env(emulator))
 
@@ -124,7 +126,9 @@ def test_a_killed_task_cancels_its_run(airflow_cli: AirflowCli, emulator: Emulat
     assert emulator.runs_started() == 1
     assert emulator.cancel_requests(job_id) == 1
     wait_for(lambda: emulator.get_run(job_id)["status"] in CANCELLED, 30)
-    assert "Task killed; cancelling Sixtyfour run" in proc.stdout
+    assert proc.returncode != 0
+    assert f"Sixtyfour run {job_id} timed out" in proc.stdout
+    assert "cancel requested" in proc.stdout
     assert_no_secret(airflow_cli, proc.stdout)
 
 
