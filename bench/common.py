@@ -46,12 +46,24 @@ class EmulatorProcess:
     :param api_key: the key it accepts.
     :param rate_limit: requests per minute per key; 0 disables the limit (the default for benchmarks).
     :param start_timeout: seconds to wait for its "listening on" line.
+    :param config: an emulator config (workflows, keys, ...), written to ``config_dir`` and passed
+        with ``--config``; ``api_key`` and ``rate_limit`` still win over it.
+    :param config_dir: where to write ``config`` (a temporary folder of the caller's).
     """
 
-    def __init__(self, api_key: str = API_KEY, rate_limit: int = 0, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        api_key: str = API_KEY,
+        rate_limit: int = 0,
+        start_timeout: float = 60.0,
+        config: dict[str, Any] | None = None,
+        config_dir: Path | None = None,
+    ) -> None:
         self.api_key = api_key
         self.rate_limit = rate_limit
         self.start_timeout = start_timeout
+        self.config = config
+        self.config_dir = config_dir
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
@@ -66,6 +78,12 @@ class EmulatorProcess:
         """Start it and wait until it accepts connections."""
         cmd = [sys.executable, "-m", "airflow_provider_sixtyfour.emulator", "--host", "127.0.0.1", "--port", "0"]
         cmd += ["--rate-limit", str(self.rate_limit), "--api-key", self.api_key]
+        if self.config is not None:
+            if self.config_dir is None:
+                raise ValueError("config_dir is needed to pass a config")
+            path = self.config_dir / "emulator.json"
+            path.write_text(json.dumps(self.config))
+            cmd += ["--config", str(path)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         lines: queue.Queue[str] = queue.Queue()
         stdout = self.proc.stdout

@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -35,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import EmulatorProcess
 
 API_KEY = "bench-download-key"
 CONN_ID = "sixtyfour_bench"
@@ -133,20 +134,9 @@ def start_emulator(size: int, quad: int, workdir: Path) -> tuple[subprocess.Pope
             },
         ],
     }
-    path = workdir / "emulator.json"
-    path.write_text(json.dumps(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_sixtyfour.emulator", "--port", "0", "--config", str(path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://\S+", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, match.group(0)
+    emulator = EmulatorProcess(api_key=API_KEY, config=config, config_dir=workdir).start()
+    assert emulator.proc is not None
+    return emulator.proc, emulator.base_url
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:

@@ -15,43 +15,24 @@ import argparse
 import asyncio
 import os
 import random
-import re
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from common import EmulatorProcess
 
 API_KEY = "bench-key"
 HEADERS = {"x-api-key": API_KEY}
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_sixtyfour.emulator",
-            "--port",
-            "0",
-            "--rate-limit",
-            "0",
-            "--api-key",
-            API_KEY,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://\S+", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, match.group(0)
+    """The emulator in its own process (rate limit off); its process and base URL."""
+    emulator = EmulatorProcess(api_key=API_KEY).start()
+    assert emulator.proc is not None
+    return emulator.proc, emulator.base_url
 
 
 async def start_runs(session: aiohttp.ClientSession, base: str, workflow_id: str, count: int) -> list[str]:

@@ -6,12 +6,20 @@ test that starts its own moto server also gets its own connection id.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from airflow_provider_sixtyfour.transfers import DownloadOptions
+
+MiB = 1 << 20
+#: Quick retries, and SHA-256 on so that tests can compare it with the emulator's.
+FAST = DownloadOptions(sha256=True, retry_wait=0.05)
+BLOCKS3 = ("webhook", "enrich_lead", "find_email")
 
 
 @pytest.fixture
@@ -116,3 +124,11 @@ def provider_log_text(caplog: pytest.LogCaptureFixture) -> str:
             continue
         lines.append(f"{record.name} {record.getMessage()} {record.exc_text or ''}")
     return "\n".join(lines)
+
+
+@pytest.fixture
+def audit_provider_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Capture at DEBUG and fail the test if a signed URL or the key reached the provider's logs."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    assert_no_signed_url(provider_log_text(caplog))

@@ -11,7 +11,6 @@ import json
 import logging
 import threading
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,10 @@ from airflow_provider_sixtyfour.transfers import (
 )
 from airflow_provider_sixtyfour.transfers.streaming import DownloadAborted
 
-from .conftest import Runs, assert_no_signed_url, provider_log_text
+from .conftest import BLOCKS3, FAST, MiB, Runs, assert_no_signed_url, provider_log_text
 
-MiB = 1 << 20
-FAST = DownloadOptions(sha256=True, retry_wait=0.05)
-BLOCKS3 = ("webhook", "enrich_lead", "find_email")
-
-
-@pytest.fixture(autouse=True)
-def _audit_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG)
-    yield
-    assert_no_signed_url(provider_log_text(caplog))
+# Every test here fails if a signed URL (or the key) reaches the provider's logs.
+pytestmark = pytest.mark.usefixtures("audit_provider_logs")
 
 
 def _files(folder: Path) -> list[str]:

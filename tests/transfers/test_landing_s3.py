@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +16,10 @@ from airflow_provider_sixtyfour.transfers import (
     land_results,
 )
 
-from .conftest import Runs, assert_no_signed_url, provider_log_text
+from .conftest import BLOCKS3, FAST, MiB, Runs
 
-MiB = 1 << 20
-FAST = DownloadOptions(sha256=True, retry_wait=0.05)
-BLOCKS3 = ("webhook", "enrich_lead", "find_email")
-
-
-@pytest.fixture(autouse=True)
-def _audit_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.DEBUG)
-    yield
-    assert_no_signed_url(provider_log_text(caplog))
+# Every test here fails if a signed URL (or the key) reaches the provider's logs.
+pytestmark = pytest.mark.usefixtures("audit_provider_logs")
 
 
 def _objects(moto_s3: Any, bucket: str) -> dict[str, bytes]:
