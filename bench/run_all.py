@@ -62,7 +62,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             {"--runs": "1000", "--baseline": "1000", "--interval": "5", "--spread": "150", "--baseline-spread": "16"},
             {"--runs": "5000", "--baseline": "5000", "--interval": "5", "--spread": "40", "--baseline-spread": "16"},
         ],
-        "download": {"--size-mib": "1024", "--quad-mib": "256", "--rounds": "2"},
+        "download": {"--size-mib": "1024", "--quad-mib": "256", "--rounds": "5"},
         "timeouts": {"parse": 240, "ceiling": 180, "polling": 420, "download": 300},
     },
     # For the smoke test: every script, every code path, in about a minute.
