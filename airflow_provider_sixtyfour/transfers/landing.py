@@ -68,8 +68,9 @@ class DownloadOptions:
     :param max_concurrency: files downloaded at the same time (one thread and connection each).
     :param max_attempts: tries per file, the first included; an expired, null, truncated or failed
         download is tried again with a fresh link until this many tries were made.
-    :param chunk_size: bytes read from the network and written at a time; memory use per file is
-        about this plus ``part_size`` for object stores.
+    :param chunk_size: the most bytes read from the network and written at a time (each read takes
+        what has arrived, up to this); memory use per file is a few chunks plus ``part_size`` for
+        object stores.
     :param part_size: bytes an object store's writer buffers per uploaded part (S3: at least 5 MiB).
     :param connect_timeout: seconds to wait for the storage to accept the connection.
     :param read_timeout: seconds to wait for the next bytes of a body before giving up on a try.

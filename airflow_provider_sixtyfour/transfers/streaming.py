@@ -1,4 +1,4 @@
-"""Stream one signed URL into a sink in large chunks, hashing and counting as it goes.
+"""Stream one signed URL into a sink chunk by chunk, hashing and counting as it goes.
 
 The signed URL is a credential: it is sent by a session that carries no API key, and every error
 raised from here names only the URL's host and path (its query string is removed from exception
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1 << 20
-DEFAULT_CHUNK_SIZE = 1 * MiB
+DEFAULT_CHUNK_SIZE = 256 * 1024
 PROGRESS_EVERY_SECONDS = 30.0
 
 _QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
@@ -138,21 +138,19 @@ def stream_url(
         reader = BodyReader(response.raw, decode)
         # Small bodies are hashed inline; a helper thread would cost more than it saves.
         threaded = announced is None or announced > chunk_size
-        pipe = HashingPipeline(chunk_size, depth=4, threaded=threaded, enabled=sha256)
+        pipe = HashingPipeline(depth=4, threaded=threaded, enabled=sha256)
         total = 0
         next_progress = started + PROGRESS_EVERY_SECONDS
         try:
             while True:
                 if abort is not None and abort.is_set():
                     raise DownloadAborted(label)
-                buffer = pipe.take()
-                n = reader.fill(buffer)
-                if not n:
-                    pipe.give_back(buffer)
+                chunk = reader.read(chunk_size)
+                if not chunk:
                     break
-                pipe.submit(buffer, n)
-                sink.write(buffer[:n])
-                total += n
+                pipe.submit(chunk)
+                sink.write(chunk)
+                total += len(chunk)
                 now = time.monotonic()
                 if now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_SECONDS
