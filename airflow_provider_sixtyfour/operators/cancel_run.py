@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.operators._summary import deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 
@@ -97,6 +98,10 @@ class SixtyfourCancelRunOperator(BaseOperator):
         self._stop: threading.Event | None = None
 
     def execute(self, context: Context) -> str:
+        with fail_without_retries():
+            return self._execute()
+
+    def _execute(self) -> str:
         from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
         self._stop = threading.Event()

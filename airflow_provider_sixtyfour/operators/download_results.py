@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_sixtyfour import connection_form
+from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.protocol.endpoints import RESULT_FORMATS
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 
@@ -123,7 +124,7 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
         from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
         self._abort = threading.Event()
-        with SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
+        with fail_without_retries(), SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
             return land_and_announce(
                 self,
                 context,
@@ -178,7 +179,8 @@ def land_and_announce(
     the run operator's ``download_to``."""
     from airflow_provider_sixtyfour.transfers import land_results
 
-    landed = land_results(hook, job_id, destination, **landing)
+    with fail_without_retries():
+        landed = land_results(hook, job_id, destination, **landing)
     emit_asset_events(context, landed, job_id=job_id, asset_alias=asset_alias, outlets=task.outlets)
     total = sum(f.bytes for f in landed)
     task.log.info("Landed %d result file(s) of run %s, %d bytes in all.", len(landed), job_id, total)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.idempotency import RunClaimer, RunLedger, TaskInstanceIdentity
 from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, SixtyfourRunLink
 from airflow_provider_sixtyfour.operators._inputs import (
@@ -184,6 +185,10 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
     # -- execute ------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
+        with fail_without_retries():
+            return self._execute(context)
+
+    def _execute(self, context: Context) -> Any:
         self._stop = threading.Event()
         deadline = deadline_from(self._wait_budget())
         hook = self.hook
@@ -328,6 +333,10 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
         """Resume after the trigger's event: success, failed, cancelled, timeout or error."""
+        with fail_without_retries():
+            return self._execute_complete(context, event)
+
+    def _execute_complete(self, context: Context, event: Mapping[str, Any] | None) -> Any:
         if not isinstance(event, Mapping):
             raise AirflowException(f"The Sixtyfour trigger ended without an event (got {event!r})")
         status = str(event.get("status"))

@@ -134,6 +134,25 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, TRANSIENT_ERRORS)
 
 
+#: API errors that sending the same request again cannot fix: a wrong parameter, a key the API
+#: refuses, an id it does not know. Tasks fail on these without Airflow's retries (see
+#: :func:`is_final`). 402 (credit) and 409 (conflict) are not among them: both can pass with time.
+FINAL_ERRORS: tuple[type[SixtyfourError], ...] = (
+    SixtyfourInputError,
+    SixtyfourValidationError,
+    SixtyfourAuthError,
+    SixtyfourNotFoundError,
+)
+
+
+def is_final(error: BaseException) -> bool:
+    """True for errors a retry of the task cannot fix: :data:`FINAL_ERRORS`, and errors that say so
+    themselves with a true ``final`` attribute (a target that exists, a run that failed, ...)."""
+    return isinstance(error, FINAL_ERRORS) or (
+        isinstance(error, SixtyfourError) and bool(getattr(error, "final", False))
+    )
+
+
 _BY_STATUS: dict[int, type[SixtyfourApiError]] = {
     400: SixtyfourValidationError,
     401: SixtyfourAuthError,

@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.protocol import endpoints
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
@@ -86,10 +87,15 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         endpoints.get_live_status(self.job_id)
 
     def execute(self, context: Context) -> Any:
-        """Poke (or reschedule) as any sensor, or defer to :class:`SixtyfourWorkflowRunTrigger`."""
-        self._check_job_id()
-        if not self.deferrable:
-            return super().execute(context)
+        """Poke (or reschedule) as any sensor, or defer to :class:`SixtyfourWorkflowRunTrigger`.
+
+        A wrong ``job_id``, a key the API refuses or a run it does not know fails the task without
+        Airflow's retries (:func:`~airflow_provider_sixtyfour.protocol.errors.is_final`).
+        """
+        with fail_without_retries():
+            self._check_job_id()
+            if not self.deferrable:
+                return super().execute(context)
         self.defer(
             trigger=SixtyfourWorkflowRunTrigger(
                 job_id=self.job_id,
@@ -110,7 +116,9 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
             if is_transient(err):
                 self.log.warning("Could not read Sixtyfour run %s this time (%s); trying again", self.job_id, err)
                 return False
-            raise
+            # Raised from poke so that the sensor's soft_fail applies to it.
+            with fail_without_retries():
+                raise
         if run.status is RunStatus.COMPLETED:
             self.log.info("%s", describe_end(run))
             return PokeReturnValue(is_done=True, xcom_value=to_jsonable(run))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from airflow_provider_sixtyfour.transfers.errors import (
     SixtyfourDestinationError,
+    SixtyfourDestinationMissingError,
     SixtyfourDownloadError,
     SixtyfourNoResultFilesError,
     SixtyfourResultsNotReadyError,
@@ -31,6 +32,7 @@ __all__ = [
     "LandedFile",
     "ResultsApi",
     "SixtyfourDestinationError",
+    "SixtyfourDestinationMissingError",
     "SixtyfourDownloadError",
     "SixtyfourNoResultFilesError",
     "SixtyfourResultsNotReadyError",

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.transfers.errors import SixtyfourDestinationError, SixtyfourTargetExistsError
+from airflow_provider_sixtyfour.transfers.errors import (
+    SixtyfourDestinationError,
+    SixtyfourDestinationMissingError,
+    SixtyfourTargetExistsError,
+)
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -110,7 +114,7 @@ class Destination:
         with contextlib.suppress(Exception):
             self.fs.invalidate_cache(self.root)
         if self.bucket and not self._bucket_exists():
-            raise SixtyfourDestinationError(
+            raise SixtyfourDestinationMissingError(
                 f"the destination bucket {self.bucket!r} does not exist, or connection "
                 f"{self.conn_id or '(default credentials)'!r} cannot see it ({self.protocol}): create the "
                 "bucket or fix destination/destination_conn_id"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 
 
 class SixtyfourResultsNotReadyError(SixtyfourError):
@@ -15,15 +16,25 @@ class SixtyfourResultsNotReadyError(SixtyfourError):
     def __init__(self, job_id: str, status: str, detail: str) -> None:
         self.job_id = job_id
         self.status = status
+        #: A failed or cancelled run never gets results; one still running may by a later try.
+        self.final = RunStatus.parse(status) in (RunStatus.FAILED, RunStatus.CANCELLED)
         super().__init__(detail)
 
 
 class SixtyfourNoResultFilesError(SixtyfourError):
     """The run completed, but it has no result files (or none matched the ``files`` selection)."""
 
+    final = True
+
 
 class SixtyfourDestinationError(SixtyfourError):
     """The destination cannot take the files: a target exists, the bucket is missing, a write failed."""
+
+
+class SixtyfourDestinationMissingError(SixtyfourDestinationError):
+    """The destination bucket does not exist, or the connection cannot see it."""
+
+    final = True
 
 
 class SixtyfourTargetExistsError(SixtyfourDestinationError, FileExistsError):
@@ -31,6 +42,8 @@ class SixtyfourTargetExistsError(SixtyfourDestinationError, FileExistsError):
 
     :param target: the target's URI.
     """
+
+    final = True
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -55,6 +68,7 @@ class SixtyfourDownloadError(SixtyfourError):
 
 __all__ = [
     "SixtyfourDestinationError",
+    "SixtyfourDestinationMissingError",
     "SixtyfourDownloadError",
     "SixtyfourInputError",
     "SixtyfourNoResultFilesError",

@@ -16,6 +16,7 @@ from airflow_provider_sixtyfour.emulator import EmulatorServer
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourCancelRunOperator
 from airflow_provider_sixtyfour.protocol.endpoints import CANCEL_RUN
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourNotFoundError
 
 SLOW = "wf-demo-slow"
 FAST = "wf-demo-webhook"
@@ -81,9 +82,10 @@ def test_a_bad_job_id_fails_before_any_request(emulator: EmulatorServer, sixtyfo
     assert emulator.request_count(CANCEL_RUN) == 0
 
 
-def test_an_unknown_run_fails_clearly(emulator: EmulatorServer, sixtyfour_conn: str) -> None:
-    with pytest.raises(Exception, match="404"):
+def test_an_unknown_run_fails_clearly_without_retries(emulator: EmulatorServer, sixtyfour_conn: str) -> None:
+    with pytest.raises(AirflowFailException, match="HTTP 404") as raised:
         cancel(str(uuid.uuid4()))
+    assert isinstance(raised.value.__cause__, SixtyfourNotFoundError)
     assert emulator.request_count(CANCEL_RUN) == 0
 
 

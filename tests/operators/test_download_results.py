@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import Asset, AssetAlias
+from airflow.providers.common.compat.sdk import AirflowFailException, Asset, AssetAlias
 
 from airflow_provider_sixtyfour.emulator import STORAGE_ROUTE, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.operators.download_results import (
@@ -107,11 +107,30 @@ def test_download_options_are_merged(emulator: Any) -> None:
     assert (options.chunk_size, options.max_attempts, options.max_concurrency) == (1 * MiB, 2, 4)
 
 
-def test_failed_run_fails_the_task(emulator: Any, hook: Any, tmp_path: Path) -> None:
+def test_failed_run_fails_the_task_without_retries(emulator: Any, hook: Any, tmp_path: Path) -> None:
     job_id = _finished_run(emulator, hook, outcome="failed", error_message="Provider down")
     op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
-    with pytest.raises(SixtyfourResultsNotReadyError, match=r"failed .*Provider down"):
+    with pytest.raises(AirflowFailException, match=r"failed .*Provider down") as raised:
         op.execute(context={})  # type: ignore[arg-type]
+    assert isinstance(raised.value.__cause__, SixtyfourResultsNotReadyError)
+
+
+def test_run_still_running_is_left_to_airflows_retries(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    """A later try may find it completed, so this one is not final."""
+    emulator.add_workflow(WorkflowSpec(workflow_id="wf-slow-dl", blocks=["webhook"], duration_seconds=60))
+    job_id = hook.run_workflow("wf-slow-dl", [{"email": "a@example.com"}]).job_id
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
+    with pytest.raises(SixtyfourResultsNotReadyError, match="has not completed"):
+        op.execute(context={})  # type: ignore[arg-type]
+
+
+def test_target_that_exists_fails_without_retries_and_is_kept(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    job_id = _finished_run(emulator, hook)
+    (tmp_path / "block_01_webhook.csv").write_text("keep me")
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
+    with pytest.raises(AirflowFailException, match="already exists; pass overwrite=True"):
+        op.execute(context={})  # type: ignore[arg-type]
+    assert (tmp_path / "block_01_webhook.csv").read_text() == "keep me"
 
 
 def test_outlets_get_the_default_alias_and_keep_user_assets() -> None:
@@ -156,8 +175,9 @@ def test_templated_format_is_checked_when_run(emulator: Any, hook: Any, tmp_path
         task_id="download", job_id=str(uuid.uuid4()), destination=str(tmp_path), format="{{ params.fmt }}"
     )
     op.format = "xml"  # what the template rendered to
-    with pytest.raises(SixtyfourInputError, match="format must be one of"):
+    with pytest.raises(AirflowFailException, match="format must be one of") as raised:
         op.execute(context={})  # type: ignore[arg-type]
+    assert isinstance(raised.value.__cause__, SixtyfourInputError)
     assert emulator.stats()["requests_total"] == 0
 
 

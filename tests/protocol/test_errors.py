@@ -14,6 +14,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourConflictError,
     SixtyfourError,
     SixtyfourForbiddenError,
+    SixtyfourInputError,
     SixtyfourInsufficientCreditError,
     SixtyfourNotFoundError,
     SixtyfourRateLimitError,
@@ -21,6 +22,8 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourTransportError,
     SixtyfourValidationError,
     error_for_response,
+    is_final,
+    is_transient,
     read_api_message,
 )
 
@@ -149,3 +152,35 @@ def test_read_answer_maps_every_error_with_method_and_path() -> None:
     assert info.value.method == "GET"
     assert info.value.path == "/workflows/wf-missing"
     assert str(info.value).startswith("GET /workflows/wf-missing failed with HTTP 404: Workflow not found")
+
+
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [
+        (400, True),
+        (401, True),
+        (402, False),
+        (403, True),
+        (404, True),
+        (409, False),
+        (422, True),
+        (429, False),
+        (500, False),
+        (503, False),
+    ],
+)
+def test_final_errors_are_the_ones_a_retry_cannot_fix(status: int, final: bool) -> None:
+    err = error_for_response(status, "GET", "/workflows/wf", b'{"detail": "no"}', reason="")
+    assert is_final(err) is final
+    assert not (is_final(err) and is_transient(err))
+
+
+def test_errors_can_declare_themselves_final() -> None:
+    class Gone(SixtyfourError):
+        final = True
+
+    assert is_final(Gone("gone"))
+    assert is_final(SixtyfourInputError("bad"))
+    assert not is_final(SixtyfourError("unknown"))
+    assert not is_final(ValueError("not ours"))
+    assert not is_final(SixtyfourTransportError("GET", "/x", "refused"))

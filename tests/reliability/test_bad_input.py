@@ -45,7 +45,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourValidationError,
 )
 from airflow_provider_sixtyfour.sensors.sixtyfour import SixtyfourWorkflowRunSensor
-from airflow_provider_sixtyfour.transfers.errors import SixtyfourDestinationError, SixtyfourTargetExistsError
+from airflow_provider_sixtyfour.transfers.errors import SixtyfourDestinationMissingError, SixtyfourTargetExistsError
 
 WEBHOOK = "wf-bad-webhook"
 CSV = "wf-bad-csv"
@@ -191,7 +191,9 @@ class Case:
     """One row: what the user does, and exactly what they see.
 
     :param act: does the bad thing (with ``World``).
-    :param error: the exception class the task fails with.
+    :param error: the exception class the task fails with; ``AirflowFailException`` for what a retry
+        cannot fix (Airflow then fails the task without its retries).
+    :param cause: for an ``AirflowFailException``, the Sixtyfour error it carries (its ``__cause__``).
     :param message: its whole message; ``{tmp}`` and ``{job_id}`` are filled in.
     :param setup: runs before the counts are taken (e.g. a completed run to download from).
     :param run_requests: requests the row may send to ``POST /workflows/run`` (refused by the API).
@@ -204,6 +206,7 @@ class Case:
     setup: Callable[[World], None] | None = None
     run_requests: int = 0
     no_request: bool = False
+    cause: type[BaseException] | None = None
 
 
 def _fault(rule: FaultRule) -> Callable[[World], None]:
@@ -259,7 +262,8 @@ CASES: dict[str, Case] = {
     ),
     "wrong-api-key-401": Case(
         act=lambda w: w.run_op(sixtyfour_conn_id="sixtyfour_wrong"),
-        error=SixtyfourAuthError,
+        error=AirflowFailException,
+        cause=SixtyfourAuthError,
         message=(
             f"GET /workflows/{WEBHOOK} failed with HTTP 401: Unauthorized: Invalid API key. Check the API key in "
             "the password field of the Sixtyfour connection (or in the AIRFLOW_CONN_<CONN_ID> environment "
@@ -268,7 +272,8 @@ CASES: dict[str, Case] = {
     ),
     "feature-not-enabled-403": Case(
         act=lambda w: w.run_op(workflow_id="wf-demo-no-json", save_json=True),
-        error=SixtyfourForbiddenError,
+        error=AirflowFailException,
+        cause=SixtyfourForbiddenError,
         message=(
             "POST /workflows/run failed with HTTP 403: Saving results as JSON (save_json) is not enabled for your "
             "organization. The key is valid but its organisation may not use this feature; ask Sixtyfour to "
@@ -297,7 +302,8 @@ CASES: dict[str, Case] = {
     ),
     "non-uuid-job-id-download": Case(
         act=lambda w: w.download_op(job_id="not-a-uuid"),
-        error=SixtyfourInputError,
+        error=AirflowFailException,
+        cause=SixtyfourInputError,
         message=NOT_A_UUID,
         no_request=True,
     ),
@@ -305,7 +311,8 @@ CASES: dict[str, Case] = {
         act=lambda w: SixtyfourWorkflowRunSensor(task_id="wait", job_id="not-a-uuid").execute(
             _context(FakeTaskInstance(task_id="wait"))
         ),
-        error=SixtyfourInputError,
+        error=AirflowFailException,
+        cause=SixtyfourInputError,
         message=NOT_A_UUID,
         no_request=True,
     ),
@@ -335,7 +342,8 @@ CASES: dict[str, Case] = {
             )
         ),
         act=lambda w: w.run_op(),
-        error=SixtyfourValidationError,
+        error=AirflowFailException,
+        cause=SixtyfourValidationError,
         message="POST /workflows/run failed with HTTP 422: body: webhook_payload.0.email: value is not a valid "
         "email address",
         run_requests=1,
@@ -413,7 +421,8 @@ CASES: dict[str, Case] = {
         act=lambda w: w.run_op(
             workflow_id=CSV, webhook_payload=None, input_csv=w.csv("leads.csv", b"\x00\x01PK\x03\x04" * 64)
         ),
-        error=SixtyfourValidationError,
+        error=AirflowFailException,
+        cause=SixtyfourValidationError,
         message="POST /storage/csv/upload failed with HTTP 400: The uploaded file is not a UTF-8 CSV (it looks binary)",
     ),
     # ---- where results land -----------------------------------------------------------------------
@@ -422,7 +431,8 @@ CASES: dict[str, Case] = {
         act=lambda w: w.download_op(
             destination="s3://no-such-bucket/sixtyfour/", destination_conn_id=w.values["aws_conn_id"]
         ),
-        error=SixtyfourDestinationError,
+        error=AirflowFailException,
+        cause=SixtyfourDestinationMissingError,
         message=(
             "the destination bucket 'no-such-bucket' does not exist, or connection 'aws_moto' cannot see it (s3): "
             "create the bucket or fix destination/destination_conn_id"
@@ -431,7 +441,8 @@ CASES: dict[str, Case] = {
     "destination-exists-without-overwrite": Case(
         setup=_existing_target,
         act=lambda w: w.download_op(),
-        error=SixtyfourTargetExistsError,
+        error=AirflowFailException,
+        cause=SixtyfourTargetExistsError,
         message=(
             "file://{tmp}/landing/block_01_webhook.csv already exists; pass overwrite=True to replace it, or "
             "choose another destination"
@@ -440,7 +451,8 @@ CASES: dict[str, Case] = {
     "format-the-run-did-not-save": Case(
         setup=lambda w: w.completed_run(),
         act=lambda w: w.download_op(format="json"),
-        error=SixtyfourValidationError,
+        error=AirflowFailException,
+        cause=SixtyfourValidationError,
         message=(
             "GET /workflows/runs/{job_id}/results/download-links failed with HTTP 400: JSON results are not "
             "available for this run: start the run with save_json=true to get them. format='json' needs a run "
@@ -490,6 +502,8 @@ def test_bad_input_fails_with_its_message_and_pays_nothing(world: World, case_id
     after = world.counts()
     err = raised.value
     assert type(err) is case.error, f"{type(err).__name__}: {err}"
+    if case.cause is not None:
+        assert type(err.__cause__) is case.cause, f"caused by {type(err.__cause__).__name__}"
     assert str(err) == case.message.replace("{tmp}", str(world.tmp)).replace("{job_id}", world.job_id)
     # Nothing paid for; the run route saw only the requests the API had to refuse.
     assert after["runs_started"] == before["runs_started"]

@@ -82,14 +82,21 @@ def test_soft_fail_turns_a_failed_run_into_a_skip(sixtyfour_conn: str) -> None:
         sensor(job_id, soft_fail=True, timeout=60).execute({})
 
 
-def test_unknown_run_fails_at_once(sixtyfour_conn: str) -> None:
-    with pytest.raises(SixtyfourNotFoundError):
+def test_unknown_run_fails_at_once_without_retries(sixtyfour_conn: str) -> None:
+    with pytest.raises(AirflowFailException, match="HTTP 404") as raised:
         sensor(str(uuid.uuid4())).poke({})
+    assert isinstance(raised.value.__cause__, SixtyfourNotFoundError)
+
+
+def test_unknown_run_with_soft_fail_is_skipped(sixtyfour_conn: str) -> None:
+    with pytest.raises(AirflowSkipException):
+        sensor(str(uuid.uuid4()), soft_fail=True, timeout=60).execute({})
 
 
 def test_malformed_job_id_fails_before_any_request(sixtyfour_conn: str, emulator: EmulatorServer) -> None:
-    with pytest.raises(SixtyfourInputError, match="UUID"):
+    with pytest.raises(AirflowFailException, match="UUID") as raised:
         sensor("not-a-run-id").execute({})
+    assert isinstance(raised.value.__cause__, SixtyfourInputError)
     assert emulator.stats()["requests_total"] == 0
 
 
