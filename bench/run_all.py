@@ -466,15 +466,17 @@ def download_figures(scenarios: dict[str, dict[str, Any]]) -> list[Figure]:
                 continue
             is_defaults = variant["name"] == "defaults"
             target, verdict, bound = "", "", ""
-            if is_defaults:
+            if is_defaults and key == "s3":
+                # Issue 4 bounds only the memory of the S3 landing: its speed is moto's.
+                target = "none (for S3 the target is its RSS)"
+                bound = "moto's S3, a Python server on the same 2 cores, takes every byte"
+            elif is_defaults:
                 target = f">= {100 * TARGET_CURL_RATIO:.0f}% of curl"
                 if curl:
                     miss = TARGET_CURL_RATIO - ours / curl
                     verdict = "met" if miss <= 0 else f"MISSED by {100 * miss:.0f} points"
                     if miss > 0:
                         bound = f"the client, not the emulator (curl got {curl:.0f} MiB/s from it)"
-                        if key == "s3":
-                            bound += "; moto's S3 (a Python server on the same 2 cores) takes every byte too"
             else:
                 target = "none (opt-in, for information)"
                 if variant.get("sha256"):
