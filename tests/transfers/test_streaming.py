@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import http.server
 import logging
+import threading
 import traceback
+from collections.abc import Iterator
 
 import pytest
 from conftest import free_port
@@ -63,3 +68,81 @@ def test_session_sends_no_api_key_and_no_compression() -> None:
         assert session.headers["Accept-Encoding"] == "identity"
     finally:
         session.close()
+
+
+class _ListSink:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.chunks.append(bytes(data))
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+BODY = b"name,email\n" + b"".join(b'"Ada %d","a%d@example.com"\n' % (i, i) for i in range(40_000))
+
+
+class _StorageHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``BODY`` the ways a storage may: plain, gzip-encoded, chunked, or cut short."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        kind = self.path.split("?")[0].strip("/")
+        if kind == "chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(BODY), 100_000):
+                piece = BODY[start : start + 100_000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        body = gzip.compress(BODY) if kind == "gzip" else BODY
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        if kind == "gzip":
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if kind == "cut" else body)
+        if kind == "cut":
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def storage() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StorageHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "chunked"])
+@pytest.mark.parametrize("sha256", [False, True])
+def test_every_body_shape_lands_byte_for_byte(storage: str, kind: str, sha256: bool) -> None:
+    sink = _ListSink()
+    with new_session(1) as session:
+        result = stream_url(session, f"{storage}/{kind}?{SECRET}", sink, label="f.csv", chunk_size=65536, sha256=sha256)
+    assert b"".join(sink.chunks) == BODY
+    assert max(len(c) for c in sink.chunks) <= 65536
+    assert result.bytes == len(BODY)
+    assert result.sha256 == (hashlib.sha256(BODY).hexdigest() if sha256 else None)
+
+
+def test_a_body_cut_short_is_retryable_not_accepted(storage: str) -> None:
+    with new_session(1) as session, pytest.raises(RetryableDownloadError, match="truncated") as caught:
+        stream_url(session, f"{storage}/cut?{SECRET}", _ListSink(), label="f.csv", expected_size=len(BODY))
+    assert "deadbeefcafe" not in str(caught.value)
