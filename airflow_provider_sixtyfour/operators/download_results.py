@@ -176,11 +176,10 @@ def land_and_announce(
 ) -> list[dict[str, Any]]:
     """Land a run's result files (``landing`` are :func:`land_results`'s keyword arguments), emit their
     Asset events, log the total, and return their JSON records. Shared by the download operator and
-    the run operator's ``download_to``."""
+    the run operator's ``download_to``; both callers run it inside ``fail_without_retries()``."""
     from airflow_provider_sixtyfour.transfers import land_results
 
-    with fail_without_retries():
-        landed = land_results(hook, job_id, destination, **landing)
+    landed = land_results(hook, job_id, destination, **landing)
     emit_asset_events(context, landed, job_id=job_id, asset_alias=asset_alias, outlets=task.outlets)
     total = sum(f.bytes for f in landed)
     task.log.info("Landed %d result file(s) of run %s, %d bytes in all.", len(landed), job_id, total)

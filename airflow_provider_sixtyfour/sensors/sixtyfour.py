@@ -94,8 +94,8 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         """
         with fail_without_retries():
             self._check_job_id()
-            if not self.deferrable:
-                return super().execute(context)
+        if not self.deferrable:
+            return super().execute(context)  # poke raises final errors itself, so that soft_fail applies
         self.defer(
             trigger=SixtyfourWorkflowRunTrigger(
                 job_id=self.job_id,

@@ -27,6 +27,7 @@ from airflow_provider_sixtyfour.idempotency import RunLedger, StartRecord, TaskI
 from airflow_provider_sixtyfour.links.sixtyfour import SixtyfourRunLink
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
 from airflow_provider_sixtyfour.protocol.endpoints import LIVE_STATUS, RUN_WORKFLOW, UPLOAD_CSV
+from airflow_provider_sixtyfour.transfers.errors import SixtyfourTargetExistsError
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
 FAST = "wf-op-fast"
@@ -606,3 +607,13 @@ def test_template_fields() -> None:
     }
     assert SixtyfourRunWorkflowOperator.template_fields_renderers["webhook_payload"] == "json"
     assert [link.name for link in SixtyfourRunWorkflowOperator.operator_extra_links] == ["Sixtyfour run"]
+
+
+def test_download_to_a_target_that_exists_fails_without_retries(api: EmulatorServer, tmp_path: Path) -> None:
+    """Landing after a paid run goes through the same final-error rule as the download operator."""
+    (tmp_path / "block_01_webhook.csv").write_text("keep me")
+    with pytest.raises(AirflowFailException, match="already exists; pass overwrite=True") as raised:
+        operator(download_to=str(tmp_path)).execute(task_context(FakeTaskInstance()))
+    assert isinstance(raised.value.__cause__, SixtyfourTargetExistsError)
+    assert (tmp_path / "block_01_webhook.csv").read_text() == "keep me"
+    assert api.runs_started() == 1
