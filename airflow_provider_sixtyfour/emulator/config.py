@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_sixtyfour.emulator.faults import FaultRule
+from airflow_provider_sixtyfour.emulator.known_keys import check_known_keys
 from airflow_provider_sixtyfour.emulator.specs import DEFAULT_WORKFLOWS, WorkflowSpec
 
 _SCALARS = (
@@ -44,9 +45,7 @@ _KNOWN = {"api_keys", "workflows", "include_default_workflows", "faults", *_SCAL
 
 def config_from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     """``EmulatorServer`` keyword arguments from a parsed config; raises ValueError naming what is wrong."""
-    unknown = set(data) - _KNOWN
-    if unknown:
-        raise ValueError(f"unknown emulator setting(s) {sorted(unknown)}; known: {sorted(_KNOWN)}")
+    check_known_keys(data, _KNOWN, "emulator")
     kwargs: dict[str, Any] = {name: data[name] for name in _SCALARS if name in data}
     if "api_keys" in data:
         keys = data["api_keys"]

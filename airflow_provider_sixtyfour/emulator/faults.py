@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from fnmatch import fnmatchcase
 from typing import Any
 
+from airflow_provider_sixtyfour.emulator.known_keys import check_known_keys
 from airflow_provider_sixtyfour.protocol.endpoints import ALL_ROUTES, DOWNLOAD_LINKS
 
 #: The route template of the emulator's own signed-URL file storage (the targets of ``download_url``).
@@ -110,10 +111,7 @@ class FaultRule:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FaultRule:
         """Build a rule from JSON; unknown keys are an error naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown fault setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        check_known_keys(data, (f.name for f in fields(cls)), "fault")
         return cls(**dict(data))
 
 

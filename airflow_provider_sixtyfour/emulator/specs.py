@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from airflow_provider_sixtyfour.emulator.known_keys import check_known_keys
+
 #: Block names that read a run's input rather than enrich it.
 SOURCE_BLOCKS = frozenset({"webhook", "read_csv"})
 OUTCOMES = ("completed", "failed")
@@ -105,10 +107,7 @@ class WorkflowSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkflowSpec:
         """Build a spec from a config-file mapping; unknown keys are an error naming the known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown workflow setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        check_known_keys(data, (f.name for f in fields(cls)), "workflow")
         values = dict(data)
         if values.get("blocks") is not None:
             values["blocks"] = tuple(values["blocks"])
