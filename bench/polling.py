@@ -35,7 +35,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,13 +42,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import emulator_admin
 from emulator_ceiling import API_KEY, start_emulator
+
+from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS
 
 if TYPE_CHECKING:
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourAsyncHook
 
-LIST_RUNS = "/workflows/runs"
-LIVE_STATUS = "/workflows/runs/{run_id}/live_status"
 # Few workflows, as a real triggerer would see, each with its own duration; enough that none has more
 # than 400 runs in flight (the API lists at most 500 at once).
 MIN_WORKFLOWS = 8
@@ -79,16 +79,8 @@ class Result:
         return count * 60.0 / self.wall
 
 
-def admin(base: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{base}/_emulator/{path}", data=data, method="POST" if data else "GET")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
-
-
 def poll_counts(base: str) -> tuple[int, int]:
-    requests = admin(base, "stats")["requests"]
+    requests = emulator_admin(base, "stats")["requests"]
     return sum(requests.get(LIST_RUNS, {}).values()), sum(requests.get(LIVE_STATUS, {}).values())
 
 
@@ -136,7 +128,7 @@ def plan(base: str, label: str, runs: int, spread: float) -> tuple[list[tuple[fl
             "duration_seconds": first_end + k * ramp,
             "queue_seconds": 0.2,
         }
-        admin(base, "workflows", spec)
+        emulator_admin(base, "workflows", spec)
     starts = [(ramp * i / runs, f"wf-bench-{label}-{i % workflows}") for i in range(runs)]
     return starts, first_end + spread
 
