@@ -5,6 +5,7 @@ Every server a fixture starts listens on 127.0.0.1 on a free port and is stopped
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import textwrap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,17 @@ pytest_plugins = ["secret_audit"]
 
 TEST_API_KEY = "sk-test-0123456789abcdef-SECRET"
 """The API key the emulator accepts in tests; the secret audit looks for it in every output."""
+
+
+async def first_event(trigger: Any, timeout: float) -> dict[str, Any]:
+    """The payload of the first event a trigger yields; fails if it ends without one or takes ``timeout`` s."""
+
+    async def consume() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("the trigger ended without an event")
+
+    return await asyncio.wait_for(consume(), timeout)
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
-from conftest import TEST_API_KEY
+from conftest import TEST_API_KEY, first_event
 from dags.support import ROWS, FakeTaskInstance, FakeTaskStateStore, task_context, wait_for
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
@@ -343,15 +343,6 @@ def defer(op: SixtyfourRunWorkflowOperator, ti: FakeTaskInstance) -> TaskDeferre
     return deferred.value
 
 
-async def first_event(trigger: SixtyfourWorkflowRunTrigger) -> dict[str, Any]:
-    async def consume() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return await asyncio.wait_for(consume(), HANG_GUARD)
-
-
 def test_deferral_carries_an_absolute_deadline_and_no_secret(api: EmulatorServer) -> None:
     ti = FakeTaskInstance()
     before = time.time()
@@ -382,7 +373,7 @@ def test_deferrable_path_through_the_real_trigger(
     ti = FakeTaskInstance()
     op = operator(workflow_id=workflow_id, deferrable=True, timeout=timeout, poll_interval=0.2)
     deferred = defer(op, ti)
-    event = asyncio.run(first_event(deferred.trigger))
+    event = asyncio.run(first_event(deferred.trigger, HANG_GUARD))
     json.dumps(event)  # trigger events are plain JSON
 
     resumed = operator(workflow_id=workflow_id, deferrable=True, timeout=timeout)  # a fresh instance resumes
@@ -406,7 +397,7 @@ def test_deferrable_cancelled_and_error_events_fail_the_task(api: EmulatorServer
     with SixtyfourHook() as hook:
         hook.cancel_run(job_id)
     deferred.trigger.poll_interval = 0.2
-    event = asyncio.run(first_event(deferred.trigger))
+    event = asyncio.run(first_event(deferred.trigger, HANG_GUARD))
     assert event["status"] == "cancelled"
     with pytest.raises(AirflowException, match="was cancelled"):
         operator(deferrable=True).execute_complete(task_context(ti), event)

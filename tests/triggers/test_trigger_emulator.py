@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+from conftest import TEST_API_KEY, first_event, sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
@@ -30,19 +30,6 @@ ROWS = [{"email": "ada@example.com", "company": "Example"}]
 def start_run(workflow_id: str) -> str:
     with SixtyfourHook() as hook:
         return hook.run_workflow(workflow_id, ROWS).job_id
-
-
-def requests_on(emulator: EmulatorServer, route: str) -> int:
-    return sum(emulator.stats()["requests"].get(route, {}).values())
-
-
-async def first_event(trigger: SixtyfourWorkflowRunTrigger) -> dict[str, Any]:
-    async def consume() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return await asyncio.wait_for(consume(), HANG_GUARD)
 
 
 def trigger_for(job_id: str, **kwargs: Any) -> SixtyfourWorkflowRunTrigger:
@@ -65,7 +52,7 @@ def fast_workflow(emulator: EmulatorServer) -> str:
 
 async def test_completed_run_yields_success_with_its_final_record(sixtyfour_conn: str, fast_workflow: str) -> None:
     job_id = start_run(fast_workflow)
-    payload = await first_event(trigger_for(job_id))
+    payload = await first_event(trigger_for(job_id), HANG_GUARD)
     assert payload["status"] == "success"
     assert payload["job_id"] == job_id
     assert payload["message"] == f"Sixtyfour run {job_id} completed"
@@ -77,7 +64,7 @@ async def test_completed_run_yields_success_with_its_final_record(sixtyfour_conn
 
 async def test_failed_run_yields_failed_with_the_api_message(sixtyfour_conn: str) -> None:
     job_id = start_run("wf-demo-failing")
-    payload = await first_event(trigger_for(job_id))
+    payload = await first_event(trigger_for(job_id), HANG_GUARD)
     assert payload["status"] == "failed"
     assert "Email finder quota exhausted for this organization" in payload["message"]
     assert payload["run"]["status"] == "failed"
@@ -86,7 +73,7 @@ async def test_failed_run_yields_failed_with_the_api_message(sixtyfour_conn: str
 
 async def test_cancelled_run_yields_cancelled_never_success(sixtyfour_conn: str) -> None:
     job_id = start_run("wf-demo-slow")
-    waiting = asyncio.create_task(first_event(trigger_for(job_id)))
+    waiting = asyncio.create_task(first_event(trigger_for(job_id), HANG_GUARD))
     await asyncio.sleep(0.5)
     with SixtyfourHook() as hook:
         hook.cancel_run(job_id)
@@ -101,7 +88,7 @@ async def test_deadline_yields_timeout_and_leaves_cancelling_to_the_operator(
 ) -> None:
     job_id = start_run("wf-demo-slow")
     deadline = time.time() + 1.0
-    payload = await first_event(trigger_for(job_id, deadline=deadline))
+    payload = await first_event(trigger_for(job_id, deadline=deadline), HANG_GUARD)
     assert time.time() >= deadline
     assert payload["status"] == "timeout"
     assert "deadline" in payload["message"]
@@ -113,10 +100,10 @@ async def test_deadline_already_past_times_out_without_asking_the_api(
     sixtyfour_conn: str, emulator: EmulatorServer
 ) -> None:
     job_id = start_run("wf-demo-slow")
-    payload = await first_event(trigger_for(job_id, deadline=time.time() - 1))
+    payload = await first_event(trigger_for(job_id, deadline=time.time() - 1), HANG_GUARD)
     assert payload["status"] == "timeout"
     assert payload["run"] is None
-    assert requests_on(emulator, LIVE_STATUS) == requests_on(emulator, LIST_RUNS) == 0
+    assert emulator.request_count(LIVE_STATUS) == emulator.request_count(LIST_RUNS) == 0
 
 
 async def test_wrong_key_ends_with_an_error_event_that_hides_the_key(
@@ -126,26 +113,26 @@ async def test_wrong_key_ends_with_an_error_event_that_hides_the_key(
     job_id = start_run("wf-demo-slow")
     wrong_key = "sk-wrong-key-ffffffff-SECRET"
     monkeypatch.setenv("AIRFLOW_CONN_SIXTYFOUR_WRONG", sixtyfour_connection_uri_json(emulator.base_url, wrong_key))
-    payload = await first_event(trigger_for(job_id, sixtyfour_conn_id="sixtyfour_wrong"))
+    payload = await first_event(trigger_for(job_id, sixtyfour_conn_id="sixtyfour_wrong"), HANG_GUARD)
     assert payload["status"] == "error"
     assert "401" in payload["message"]
     assert wrong_key not in json.dumps(payload)
 
 
 async def test_unknown_run_ends_with_an_error_event(sixtyfour_conn: str) -> None:
-    payload = await first_event(trigger_for(str(uuid.uuid4())))
+    payload = await first_event(trigger_for(str(uuid.uuid4())), HANG_GUARD)
     assert payload["status"] == "error"
     assert "404" in payload["message"]
 
 
 async def test_malformed_job_id_ends_with_an_error_event_that_says_why(sixtyfour_conn: str) -> None:
-    payload = await first_event(trigger_for("not-a-run-id"))
+    payload = await first_event(trigger_for("not-a-run-id"), HANG_GUARD)
     assert payload["status"] == "error"
     assert "UUID" in payload["message"]
 
 
 async def test_missing_connection_ends_with_an_error_event_that_says_how_to_fix_it(sixtyfour_conn: str) -> None:
-    payload = await first_event(trigger_for(str(uuid.uuid4()), sixtyfour_conn_id="no_such_connection"))
+    payload = await first_event(trigger_for(str(uuid.uuid4()), sixtyfour_conn_id="no_such_connection"), HANG_GUARD)
     assert payload["status"] == "error"
     assert "AIRFLOW_CONN_NO_SUCH_CONNECTION" in payload["message"]
 
@@ -164,7 +151,7 @@ async def test_one_run_survives_a_20_percent_fault_rate(
     emulator.add_workflow(WorkflowSpec(workflow_id="wf-3s", duration_seconds=3.0))
     job_id = start_run("wf-3s")
     add_status_poll_faults(emulator)
-    payload = await first_event(trigger_for(job_id, poll_interval=0.1))
+    payload = await first_event(trigger_for(job_id, poll_interval=0.1), HANG_GUARD)
     assert payload["status"] == "success"
     assert sum(emulator.stats()["faults_fired"].values()) > 0
 
@@ -174,7 +161,7 @@ async def test_shared_runs_survive_a_20_percent_fault_rate(
 ) -> None:
     job_ids = [start_run(fast_workflow) for _ in range(8)]
     add_status_poll_faults(emulator)
-    payloads = await asyncio.gather(*(first_event(trigger_for(j, poll_interval=0.1)) for j in job_ids))
+    payloads = await asyncio.gather(*(first_event(trigger_for(j, poll_interval=0.1), HANG_GUARD) for j in job_ids))
     assert [p["status"] for p in payloads] == ["success"] * len(job_ids)
     assert sum(emulator.stats()["faults_fired"].values()) > 0
 
@@ -183,7 +170,7 @@ async def test_rebuilt_trigger_carries_on_with_the_same_deadline(sixtyfour_conn:
     emulator.add_workflow(WorkflowSpec(workflow_id="wf-3s", duration_seconds=3.0))
     job_id = start_run("wf-3s")
     first = trigger_for(job_id, deadline=time.time() + 60)
-    running = asyncio.create_task(first_event(first))
+    running = asyncio.create_task(first_event(first, HANG_GUARD))
     await asyncio.sleep(1.0)
     assert not running.done()
     running.cancel()  # the triggerer stops: the trigger's task is cancelled
@@ -194,7 +181,7 @@ async def test_rebuilt_trigger_carries_on_with_the_same_deadline(sixtyfour_conn:
     classpath, kwargs = first.serialize()
     rebuilt = SixtyfourWorkflowRunTrigger(**json.loads(json.dumps(kwargs)))
     assert rebuilt.serialize() == (classpath, kwargs)
-    payload = await first_event(rebuilt)
+    payload = await first_event(rebuilt, HANG_GUARD)
     assert payload["status"] == "success"
     assert emulator.runs_started() == 1
 
@@ -204,13 +191,13 @@ async def test_rebuilt_trigger_times_out_at_the_original_deadline(
 ) -> None:
     job_id = start_run("wf-demo-slow")
     first = trigger_for(job_id, deadline=time.time() + 2.0)
-    running = asyncio.create_task(first_event(first))
+    running = asyncio.create_task(first_event(first, HANG_GUARD))
     await asyncio.sleep(0.5)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
     rebuilt = SixtyfourWorkflowRunTrigger(**first.serialize()[1])
-    payload = await first_event(rebuilt)
+    payload = await first_event(rebuilt, HANG_GUARD)
     assert payload["status"] == "timeout"
     assert rebuilt.deadline == first.deadline
     assert time.time() >= first.deadline  # type: ignore[operator]
@@ -218,7 +205,7 @@ async def test_rebuilt_trigger_times_out_at_the_original_deadline(
 
 async def kill(trigger: SixtyfourWorkflowRunTrigger) -> None:
     """What Airflow 3.3's triggerer does when a user kills the task: cancel run(), then on_kill()."""
-    running = asyncio.create_task(first_event(trigger))
+    running = asyncio.create_task(first_event(trigger, HANG_GUARD))
     await asyncio.sleep(0.5)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -250,7 +237,7 @@ async def test_on_kill_leaves_the_run_alone_without_cancel_on_kill(
 async def test_a_stopped_trigger_never_cancels_its_run(sixtyfour_conn: str, emulator: EmulatorServer) -> None:
     job_id = start_run("wf-demo-slow")
     trigger = trigger_for(job_id)
-    running = asyncio.create_task(first_event(trigger))
+    running = asyncio.create_task(first_event(trigger, HANG_GUARD))
     await asyncio.sleep(0.5)
     running.cancel()  # a triggerer restart: cleanup() runs, on_kill() does not
     with pytest.raises(asyncio.CancelledError):
@@ -265,7 +252,7 @@ async def test_fifty_triggers_share_one_poller_and_far_fewer_requests(
     emulator.add_workflow(WorkflowSpec(workflow_id="wf-3s", duration_seconds=3.0))
     job_ids = [start_run("wf-3s") for _ in range(50)]
     triggers = [trigger_for(j, poll_interval=0.25) for j in job_ids]
-    waiting = asyncio.gather(*(first_event(t) for t in triggers))
+    waiting = asyncio.gather(*(first_event(t, HANG_GUARD) for t in triggers))
     await asyncio.sleep(0.5)
     pollers = active_pollers()
     payloads = await waiting
@@ -273,8 +260,8 @@ async def test_fifty_triggers_share_one_poller_and_far_fewer_requests(
     assert len(pollers) == 1
     assert active_pollers() == []
 
-    lists = requests_on(emulator, LIST_RUNS)
-    lives = requests_on(emulator, LIVE_STATUS)
+    lists = emulator.request_count(LIST_RUNS)
+    lives = emulator.request_count(LIVE_STATUS)
     per_run_polling = 50 * lists  # what one poller per run would have asked over as many cycles
     assert lists >= 5
     # One final record per run, plus a bounded number of progress calls a cycle.
@@ -288,7 +275,8 @@ async def test_each_connection_gets_its_own_poller(
     monkeypatch.setenv("AIRFLOW_CONN_SIXTYFOUR_OTHER", sixtyfour_connection_uri_json(emulator.base_url))
     first, second = start_run(fast_workflow), start_run(fast_workflow)
     waiting = asyncio.gather(
-        first_event(trigger_for(first)), first_event(trigger_for(second, sixtyfour_conn_id="sixtyfour_other"))
+        first_event(trigger_for(first), HANG_GUARD),
+        first_event(trigger_for(second, sixtyfour_conn_id="sixtyfour_other"), HANG_GUARD),
     )
     await asyncio.sleep(0.3)
     assert sorted(p.key.conn_id for p in active_pollers()) == ["sixtyfour_default", "sixtyfour_other"]
@@ -302,7 +290,7 @@ def test_each_event_loop_gets_its_own_poller(sixtyfour_conn: str, fast_workflow:
     results: dict[int, tuple[list[str], int]] = {}
 
     async def watch(ids: list[str]) -> tuple[list[str], int]:
-        waiting = asyncio.gather(*(first_event(trigger_for(j)) for j in ids))
+        waiting = asyncio.gather(*(first_event(trigger_for(j), HANG_GUARD) for j in ids))
         await asyncio.sleep(0.3)
         pollers = len(active_pollers())
         return [p["status"] for p in await waiting], pollers
@@ -327,7 +315,7 @@ async def test_progress_is_logged_once_per_change_and_never_the_key(
     emulator.add_workflow(WorkflowSpec(workflow_id="wf-3s", duration_seconds=3.0))
     job_id = start_run("wf-3s")
     caplog.set_level(logging.INFO)
-    payload = await first_event(trigger_for(job_id, poll_interval=0.1))
+    payload = await first_event(trigger_for(job_id, poll_interval=0.1), HANG_GUARD)
     assert payload["status"] == "success"
     # Airflow 3 logs through structlog to stdout, Airflow 2 through logging (and echoes it there too).
     prefix = f"Sixtyfour run {job_id} is "
@@ -349,10 +337,10 @@ async def test_more_active_runs_than_one_list_holds_are_still_all_seen_ending(
         emulator.add_workflow(WorkflowSpec(workflow_id=name, duration_seconds=8.0))
     with SixtyfourHook() as hook:
         job_ids = [hook.run_workflow(("wf-a", "wf-b")[i % 2], ROWS).job_id for i in range(520)]
-    payloads = await asyncio.gather(*(first_event(trigger_for(j, poll_interval=0.5)) for j in job_ids))
+    payloads = await asyncio.gather(*(first_event(trigger_for(j, poll_interval=0.5), HANG_GUARD) for j in job_ids))
     assert [p["status"] for p in payloads] == ["success"] * 520
 
     requests = emulator.stats()["requests"][LIST_RUNS]
-    lists, lives = sum(requests.values()), requests_on(emulator, LIVE_STATUS)
+    lists, lives = sum(requests.values()), emulator.request_count(LIVE_STATUS)
     assert lists < 520  # a few list calls per cycle, not one call per run
     assert lives <= 520 + (PROGRESS_CALLS_PER_CYCLE + FALLBACK_CALLS_PER_CYCLE) * lists
