@@ -67,6 +67,15 @@ def check_specs_override(specs_override: object) -> dict[str, Any] | None:
     return dict(specs_override)
 
 
+def check_flag(value: object, name: str) -> bool:
+    """A yes/no parameter as a bool: a bool, or the ``"True"``/``"False"`` a template renders; raises otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise SixtyfourInputError(f"{name} must be True or False (a template may render 'True' or 'False'), got {value!r}")
+
+
 def csv_path(input_csv: object, conn_id: str | None) -> Any:
     """``input_csv`` as an ``ObjectStoragePath`` (a URI or local path becomes one, with ``conn_id``)."""
     from airflow.providers.common.compat.sdk import ObjectStoragePath

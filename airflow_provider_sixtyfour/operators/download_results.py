@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_sixtyfour import connection_form
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.operators._inputs import check_flag
 from airflow_provider_sixtyfour.protocol.endpoints import RESULT_FORMATS
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 
@@ -31,7 +32,7 @@ DEFAULT_ASSET_ALIAS = "sixtyfour-results"
 class SixtyfourDownloadResultsOperator(BaseOperator):
     """Download a completed run's result files into object storage, complete and verified, or not at all.
 
-    Each file streams from its signed URL straight to ``destination`` in large chunks (memory stays
+    Each file streams from its signed URL straight to ``destination`` chunk by chunk (memory stays
     flat whatever the size; ``max_concurrency`` files at once) and becomes visible there only once
     complete: locally through a temporary ``.<name>.partial-<id>`` file renamed into place, on S3/GCS
     through the upload that publishes the object only on completion. Byte counts are checked against
@@ -62,15 +63,16 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
     :param format: ``"csv"`` (default) or ``"json"`` (only for runs started with ``save_json=True``).
         Templated.
     :param overwrite: replace files that exist at the destination. When False (default) an existing
-        target fails the task, naming it, before anything is downloaded.
+        target fails the task, naming it, before anything is downloaded. Templated (a template may
+        render ``"True"`` or ``"False"``).
     :param allow_empty: succeed with no files when the run has none, or none match ``files``
         (default False: that fails, saying which).
     :param max_concurrency: result files downloaded at the same time (default 4).
     :param max_attempts: tries per file, the first included (default 4).
     :param asset_alias: the Asset alias that receives one event per landed file; None for none.
     :param download_options: advanced tuning: chunk and part sizes, timeouts, ``fsync`` (off by
-        default, like ``curl -o``), ``sha256`` (on by default; SHA-256 runs at about 2 GB/s per core,
-        so it only slows sources faster than that); see
+        default, like ``curl -o``), ``sha256`` (off by default: every file is verified by its byte
+        count; SHA-256 runs at about 2 GB/s per core, so it only slows sources faster than that); see
         :class:`~airflow_provider_sixtyfour.transfers.DownloadOptions`. ``max_concurrency`` and
         ``max_attempts`` given directly win over the ones in it.
     :param sixtyfour_conn_id: the Sixtyfour connection. Templated.
@@ -82,6 +84,7 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
         "destination_conn_id",
         "files",
         "format",
+        "overwrite",
         "sixtyfour_conn_id",
     )
     ui_color = "#e8f1ff"
@@ -134,7 +137,7 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
                 destination_conn_id=self.destination_conn_id or None,
                 files=self.files,
                 format=self.format,
-                overwrite=self.overwrite,
+                overwrite=check_flag(self.overwrite, "overwrite"),
                 allow_empty=self.allow_empty,
                 options=self._options(),
                 abort=self._abort,

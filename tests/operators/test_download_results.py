@@ -152,6 +152,7 @@ def test_template_fields() -> None:
         "destination_conn_id",
         "files",
         "format",
+        "overwrite",
         "sixtyfour_conn_id",
     }
 
@@ -225,3 +226,33 @@ def test_templates_render_and_object_storage_path_destination(emulator: Any, hoo
     result = op.execute(context={})  # type: ignore[arg-type]
     assert sorted(r["filename"] for r in result) == ["block_01_webhook.csv", "block_03_find_email.csv"]
     assert sorted(p.name for p in (tmp_path / "osp").iterdir()) == ["block_01_webhook.csv", "block_03_find_email.csv"]
+
+
+@pytest.mark.parametrize(("rendered", "replaced"), [("True", True), (" false ", False), (True, True)])
+def test_templated_overwrite_is_read_as_a_bool(
+    emulator: Any, hook: Any, tmp_path: Path, rendered: Any, replaced: bool
+) -> None:
+    job_id = _finished_run(emulator, hook, blocks=("webhook",))
+    (tmp_path / "block_01_webhook.csv").write_text("old")
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download", job_id=job_id, destination=str(tmp_path), overwrite="{{ params.overwrite }}"
+    )
+    op.overwrite = rendered  # what the template rendered to
+    if replaced:
+        op.execute(context={})  # type: ignore[arg-type]
+        assert (tmp_path / "block_01_webhook.csv").read_text() != "old"
+    else:
+        with pytest.raises(AirflowFailException, match="already exists"):
+            op.execute(context={})  # type: ignore[arg-type]
+        assert (tmp_path / "block_01_webhook.csv").read_text() == "old"
+
+
+def test_overwrite_that_is_not_a_yes_or_no_fails_before_any_download(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    job_id = _finished_run(emulator, hook, blocks=("webhook",))
+    downloads = emulator.stats()["downloads_started"]
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
+    op.overwrite = "yes please"
+    with pytest.raises(AirflowFailException, match=r"overwrite must be True or False .*got 'yes please'"):
+        op.execute(context={})  # type: ignore[arg-type]
+    assert emulator.stats()["downloads_started"] == downloads
+    assert list(tmp_path.iterdir()) == []
