@@ -16,7 +16,9 @@ on the installed versions:
 * **Airflow 3.3+: the task state store** (``context["task_state_store"]``, the store Airflow's
   ``ResumableJobMixin`` uses; it survives retries). A record naming the try and its key is written
   *before* the start request and completed with the job id after it, so a worker that dies between the
-  two is recovered too: the retry replays the recorded key and the API answers the run it started. The
+  two is recovered too: the retry replays the recorded key and the API answers the run it started. A
+  CSV's upload handle is recorded too, before the start request names it, so the replay sends the same
+  request rather than a new upload (a different request, which the API refuses with 409). The
   mixin class itself is not used: it persists the id only after submitting (its documented crash
   window), and its reattach decision cannot be separated from its blocking poll loop, which the
   deferrable path needs.
@@ -25,7 +27,8 @@ on the installed versions:
   retry replays the start request with the keys of the earlier tries, oldest first: the API answers the
   run each key started. If a key started no run (that try failed before starting one), the replay starts
   the run now and this try owns it, so a round starts at most one run. This relies on the API keeping
-  keys at least as long as a task's retries last (the retention is not documented).
+  keys at least as long as a task's retries last (the retention is not documented). Nothing keeps a CSV's
+  upload handle between tries here, so a replayed ``read_csv`` start is a new upload and is refused (409).
 
 A task cleared after success reattaches to the completed run like a retry does (as ``ResumableJobMixin``
 does); pass ``reattach=False`` to always start a new run.
@@ -36,9 +39,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourConflictError, SixtyfourNotFoundError
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunStarted
@@ -101,12 +104,21 @@ class TaskInstanceIdentity:
 
 @dataclass(frozen=True)
 class StartRecord:
-    """What a try wrote down about the run it starts: its try number, its key, and (once known) the job id."""
+    """What a try wrote down about the run it starts.
+
+    :param try_number: the try that starts the run.
+    :param idempotency_key: the key its start request is sent with.
+    :param job_id: the run's id, once the API answered the start.
+    :param workflow_id: the workflow, for the logs.
+    :param input_handle: the upload handle of the run's CSV, recorded after the upload and before the
+        start request that names it, so that replaying the key sends the same request.
+    """
 
     try_number: int
     idempotency_key: str
     job_id: str | None = None
     workflow_id: str | None = None
+    input_handle: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +126,7 @@ class StartRecord:
             "idempotency_key": self.idempotency_key,
             "job_id": self.job_id,
             "workflow_id": self.workflow_id,
+            "input_handle": self.input_handle,
         }
 
     @classmethod
@@ -127,11 +140,13 @@ class StartRecord:
             return None
         job_id = value.get("job_id")
         workflow_id = value.get("workflow_id")
+        input_handle = value.get("input_handle")
         return cls(
             try_number=try_number,
             idempotency_key=key,
             job_id=job_id if isinstance(job_id, str) and job_id else None,
             workflow_id=workflow_id if isinstance(workflow_id, str) else None,
+            input_handle=input_handle if isinstance(input_handle, str) and input_handle else None,
         )
 
 
@@ -181,8 +196,21 @@ class OwnedRun:
     live: LiveStatus | None = None
 
 
-StartFunction = Callable[[str], RunStarted]
-"""Sends the start request with the given idempotency key (uploading input first if needed)."""
+class StartRequest(Protocol):
+    """A run's start request: its input is uploaded once (a CSV), then it is sent with a given key.
+
+    ``input_handle`` is the upload's handle: None before the upload and for input sent inline (webhook
+    rows). The claimer records it before the start request names it, and restores it for a replay of an
+    earlier try's key, so the replayed request is the same request and the API answers the same run.
+    """
+
+    input_handle: str | None
+
+    def prepare_input(self) -> None:
+        """Upload the run's input if it has one to upload and it is not uploaded yet."""
+
+    def start(self, idempotency_key: str) -> RunStarted:
+        """Send the start request with ``idempotency_key`` (preparing the input first if needed)."""
 
 
 class RunClaimer:
@@ -214,24 +242,26 @@ class RunClaimer:
         self.workflow_id = workflow_id
         self.log = log or logging.getLogger(__name__)
 
-    def claim(self, start: StartFunction) -> OwnedRun:
+    def claim(self, request: StartRequest) -> OwnedRun:
         """Return the run this try owns: an earlier try's run to reattach to, or a new one."""
         if self.reattach and self.identity.try_number > 1:
-            owned = self._reattach_from_ledger(start) if self.ledger is not None else self._reattach_by_replay(start)
+            owned = (
+                self._reattach_from_ledger(request) if self.ledger is not None else self._reattach_by_replay(request)
+            )
             if owned is not None:
                 return owned
         elif self.reattach and self.ledger is not None:
             # First try, but the store may hold a record from a crash between the record and the start.
             record = self.ledger.read()
             if record is not None and record.try_number == self.identity.try_number:
-                owned = self._judge_record(record, start)
+                owned = self._judge_record(record, request)
                 if owned is not None:
                     return owned
-        return self._start_new(start)
+        return self._start_new(request)
 
     # -- Airflow 3.3+: the task state store ------------------------------------------------------
 
-    def _reattach_from_ledger(self, start: StartFunction) -> OwnedRun | None:
+    def _reattach_from_ledger(self, request: StartRequest) -> OwnedRun | None:
         assert self.ledger is not None
         record = self.ledger.read()
         if record is None:
@@ -241,9 +271,9 @@ class RunClaimer:
                 self.identity.try_number,
             )
             return None
-        return self._judge_record(record, start)
+        return self._judge_record(record, request)
 
-    def _judge_record(self, record: StartRecord, start: StartFunction) -> OwnedRun | None:
+    def _judge_record(self, record: StartRecord, request: StartRequest) -> OwnedRun | None:
         if record.job_id is None:
             # The earlier try wrote its key but not the job id: it may have died after sending the start.
             self.log.info(
@@ -253,12 +283,15 @@ class RunClaimer:
                 record.try_number,
                 record.idempotency_key,
             )
-            return self._replay(record.try_number, record.idempotency_key, start)
+            if record.input_handle is not None:
+                # The same upload, so the replay is the same request (a new upload would be a new one).
+                request.input_handle = record.input_handle
+            return self._replay(record.try_number, record.idempotency_key, request)
         return self._judge_job(record.try_number, record.job_id)
 
     # -- Older Airflow: replay the earlier tries' keys -------------------------------------------
 
-    def _reattach_by_replay(self, start: StartFunction) -> OwnedRun | None:
+    def _reattach_by_replay(self, request: StartRequest) -> OwnedRun | None:
         self.log.info(
             "Try %d: no task state store on this Airflow version (XCom is cleared between tries); asking the "
             "API which runs the idempotency keys of tries 1-%d started.",
@@ -266,14 +299,14 @@ class RunClaimer:
             self.identity.try_number - 1,
         )
         for earlier in range(1, self.identity.try_number):
-            owned = self._replay(earlier, self.identity.idempotency_key(earlier), start)
+            owned = self._replay(earlier, self.identity.idempotency_key(earlier), request)
             if owned is not None:
                 return owned
         return None
 
-    def _replay(self, try_number: int, key: str, start: StartFunction) -> OwnedRun | None:
+    def _replay(self, try_number: int, key: str, request: StartRequest) -> OwnedRun | None:
         try:
-            started = start(key)
+            started = request.start(key)
         except SixtyfourConflictError as err:
             # The API's own advice ("use a new key") cannot be followed from a DAG: say what happened.
             raise SixtyfourConflictError(
@@ -293,11 +326,11 @@ class RunClaimer:
                 try_number,
                 started.job_id,
             )
-            self._record(StartRecord(try_number, key, started.job_id, self.workflow_id))
+            self._record(StartRecord(try_number, key, started.job_id, self.workflow_id, request.input_handle))
             return OwnedRun(started.job_id, started.status, reattached=False, started_by_try=try_number)
         owned = self._judge_job(try_number, started.job_id)
         if owned is not None:
-            self._record(StartRecord(try_number, key, started.job_id, self.workflow_id))
+            self._record(StartRecord(try_number, key, started.job_id, self.workflow_id, request.input_handle))
         return owned
 
     # -- Shared -----------------------------------------------------------------------------------
@@ -331,18 +364,21 @@ class RunClaimer:
         )
         return None
 
-    def _start_new(self, start: StartFunction) -> OwnedRun:
+    def _start_new(self, request: StartRequest) -> OwnedRun:
         number = self.identity.try_number
         key = self.identity.idempotency_key()
         self._record(StartRecord(number, key, None, self.workflow_id))
+        request.prepare_input()
+        if request.input_handle is not None:
+            self._record(StartRecord(number, key, None, self.workflow_id, request.input_handle))
         self.log.info(
             "Try %d: starting a new Sixtyfour run of workflow %s (idempotency key %s).",
             number,
             self.workflow_id,
             key,
         )
-        started = start(key)
-        self._record(StartRecord(number, key, started.job_id, self.workflow_id))
+        started = request.start(key)
+        self._record(StartRecord(number, key, started.job_id, self.workflow_id, request.input_handle))
         if started.already_started:
             self.log.info(
                 "The API answered run %s as already started with this key (an earlier start's answer was "

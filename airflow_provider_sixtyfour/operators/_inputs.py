@@ -126,7 +126,9 @@ def check_csv_readable(path: Any, conn_id: str | None) -> None:
 class RunRequest:
     """A checked run request, and the start function that sends it with a given idempotency key.
 
-    The CSV (if any) is uploaded on the first start only; replays of the start reuse its handle.
+    The CSV (if any) is uploaded once; replays of the start reuse its handle (``input_handle``), which
+    the run claimer records and restores across tries
+    (see :class:`~airflow_provider_sixtyfour.idempotency.StartRequest`).
 
     :param hook: the sync hook to send with.
     :param workflow_id: the workflow to run.
@@ -142,7 +144,7 @@ class RunRequest:
     specs_override: dict[str, Any] | None = None
     csv: Any = None
     save_json: bool = False
-    _handle: str | None = field(default=None, init=False, repr=False)
+    input_handle: str | None = field(default=None, init=False, repr=False)
 
     def check_against(self, workflow: Workflow) -> None:
         """Raise when the input does not fit how ``workflow`` starts (its first block)."""
@@ -171,14 +173,18 @@ class RunRequest:
                 "(an ObjectStoragePath or a URI such as 's3://bucket/leads.csv', with input_csv_conn_id)"
             )
 
+    def prepare_input(self) -> None:
+        """Upload the CSV, unless there is none or it is uploaded already (``input_handle`` is set)."""
+        if self.csv is not None and self.input_handle is None:
+            with self.csv.open("rb") as handle:
+                self.input_handle = self.hook.upload_csv(handle)
+
     def start(self, idempotency_key: str) -> RunStarted:
         """Send the start request with ``idempotency_key`` (uploading the CSV first, once)."""
         specs = dict(self.specs_override or {})
         if self.csv is not None:
-            if self._handle is None:
-                with self.csv.open("rb") as handle:
-                    self._handle = self.hook.upload_csv(handle)
-            specs[RESOURCE_HANDLE_SPEC_KEY] = self._handle
+            self.prepare_input()
+            specs[RESOURCE_HANDLE_SPEC_KEY] = self.input_handle
         return self.hook.run_workflow(
             self.workflow_id,
             self.webhook_payload,

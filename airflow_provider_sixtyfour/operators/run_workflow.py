@@ -201,7 +201,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
             workflow_id=request.workflow_id,
             log=self.log,
         )
-        owned = claimer.claim(request.start)
+        owned = claimer.claim(request)
         self._job_id = owned.job_id
         run_url = self._announce(context, hook, owned.job_id, request.workflow_id)
 

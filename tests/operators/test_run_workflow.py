@@ -26,7 +26,13 @@ from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 from airflow_provider_sixtyfour.idempotency import RunLedger, StartRecord, TaskInstanceIdentity
 from airflow_provider_sixtyfour.links.sixtyfour import SixtyfourRunLink
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
-from airflow_provider_sixtyfour.protocol.endpoints import LIVE_STATUS, RUN_WORKFLOW, UPLOAD_CSV
+from airflow_provider_sixtyfour.protocol.endpoints import (
+    LIVE_STATUS,
+    RESOURCE_HANDLE_SPEC_KEY,
+    RUN_WORKFLOW,
+    UPLOAD_CSV,
+)
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourTransportError
 from airflow_provider_sixtyfour.transfers.errors import SixtyfourTargetExistsError
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
@@ -501,6 +507,74 @@ def test_a_worker_lost_before_its_start_reached_the_api_starts_exactly_one_run(a
 
     operator().execute(task_context(FakeTaskInstance(try_number=2), store))
     assert api.runs_started() == 1
+
+
+def csv_operator(csv: Path) -> SixtyfourRunWorkflowOperator:
+    return operator(workflow_id=CSV_FLOW, webhook_payload=None, input_csv=csv.as_uri())
+
+
+@pytest.fixture
+def companies_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "companies.csv"
+    path.write_text("company,domain\nExample,example.com\nACE,ace.test\n")
+    return path
+
+
+def test_a_csv_run_whose_start_answers_were_all_lost_is_reattached_by_the_next_try(
+    api: EmulatorServer, companies_csv: Path
+) -> None:
+    # Every answer to try 1's start is lost: the run began, but try 1 never learns its id and fails.
+    api.add_fault(FaultRule(route=RUN_WORKFLOW, kind="lose_response", count=1000))
+    store = FakeTaskStateStore()
+    with pytest.raises(SixtyfourTransportError, match="before an answer arrived"):
+        csv_operator(companies_csv).execute(task_context(FakeTaskInstance(try_number=1), store))
+    assert api.runs_started() == 1
+    record = RunLedger(store).read()
+    assert record is not None
+    assert record.job_id is None
+    assert record.input_handle is not None
+    api.clear_faults()
+
+    # Try 2 replays try 1's key with try 1's upload: the same request, so the API answers try 1's run.
+    summary = csv_operator(companies_csv).execute(task_context(FakeTaskInstance(try_number=2), store))
+
+    assert summary["status"] == "completed"
+    assert api.runs_started() == 1
+    assert api.request_count(UPLOAD_CSV) == 1
+    assert RunLedger(store).read() == StartRecord(
+        1, record.idempotency_key, summary["job_id"], CSV_FLOW, record.input_handle
+    )
+
+
+def test_a_csv_upload_recorded_before_the_start_is_sent_by_the_replay(api: EmulatorServer, companies_csv: Path) -> None:
+    identity = TaskInstanceIdentity("test_dag", "enrich", "manual__2026-01-01T00:00:00+00:00", -1, 1)
+    store = FakeTaskStateStore()
+    with SixtyfourHook() as hook, companies_csv.open("rb") as handle:
+        uploaded = hook.upload_csv(handle)
+    # Try 1 uploaded and recorded the handle, then died before its start request left.
+    RunLedger(store).write(StartRecord(1, identity.idempotency_key(), None, CSV_FLOW, uploaded))
+
+    summary = csv_operator(companies_csv).execute(task_context(FakeTaskInstance(try_number=2), store))
+
+    assert summary["status"] == "completed"
+    assert api.runs_started() == 1
+    assert api.request_count(UPLOAD_CSV) == 1  # try 2 did not upload again
+    assert api.get_run(summary["job_id"])["specs_override"][RESOURCE_HANDLE_SPEC_KEY] == uploaded
+
+
+def test_a_csv_try_that_died_before_recording_its_upload_starts_one_run(
+    api: EmulatorServer, companies_csv: Path
+) -> None:
+    identity = TaskInstanceIdentity("test_dag", "enrich", "manual__2026-01-01T00:00:00+00:00", -1, 1)
+    store = FakeTaskStateStore()
+    # Try 1 recorded its key and died before its upload was recorded: no start request carried it.
+    RunLedger(store).write(StartRecord(1, identity.idempotency_key(), None, CSV_FLOW))
+
+    summary = csv_operator(companies_csv).execute(task_context(FakeTaskInstance(try_number=2), store))
+
+    assert summary["status"] == "completed"
+    assert api.runs_started() == 1
+    assert api.request_count(UPLOAD_CSV) == 1
 
 
 def test_reattach_false_starts_a_new_run_every_try(api: EmulatorServer) -> None:

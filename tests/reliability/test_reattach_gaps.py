@@ -1,14 +1,15 @@
 """Known gaps in reattaching a retry to its run, pinned as strict xfails (each fails loudly once fixed).
 
-A retry reattaches to the run an earlier try started by replaying that try's ``Idempotency-Key``
-whenever it does not know the run's id: always on Airflow 2.11 and 3.0-3.2 (no task state store), and on
-3.3 when the earlier try died between sending the start and recording the job id. The replay rebuilds
-the start request, and for a ``read_csv`` workflow that means uploading the CSV again: the new upload has
-a new ``resource_handle_id``, so the replayed request differs from the original and the API refuses the
-key with 409. The retry fails, and so does every further retry, until ``reattach=False``.
+On Airflow 2.11 and 3.0-3.2 (no task state store) a retry reattaches to the run an earlier try started
+by replaying that try's ``Idempotency-Key``. The replay rebuilds the start request, and for a
+``read_csv`` workflow that means uploading the CSV again: the new upload has a new
+``resource_handle_id``, so the replayed request differs from the original and the API refuses the key
+with 409. The retry fails, and so does every further retry, until ``reattach=False``.
 
 A fix needs the earlier try's upload handle (or a request fingerprint without it), which nothing keeps
-on Airflow < 3.3; webhook workflows are not affected (their request is rebuilt identically).
+between tries on Airflow < 3.3. On 3.3 the task state store keeps it: the handle is recorded before the
+start request names it, and a replay sends it again (``tests/operators/test_run_workflow.py``). Webhook
+workflows are not affected (their request is rebuilt identically).
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ import pytest
 from dags.support import FakeTaskInstance, FakeTaskStateStore, task_context
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
-from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-from airflow_provider_sixtyfour.idempotency import RunLedger, StartRecord, TaskInstanceIdentity
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
-from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourConflictError
 
 CSV = "wf-gap-csv"
@@ -53,21 +51,6 @@ def test_retry_of_a_csv_run_without_a_task_state_store_reattaches(emulator: Emul
     first = run_csv(csv_uri, try_number=1)
     second = run_csv(csv_uri, try_number=2)  # Airflow 2.11: try 2 replays try 1's key
     assert second["job_id"] == first["job_id"]
-    assert emulator.runs_started() == 1
-
-
-@pytest.mark.xfail(strict=True, raises=SixtyfourConflictError, reason=GAP)
-def test_retry_after_a_crash_mid_start_of_a_csv_run_reattaches(emulator: EmulatorServer, csv_uri: str) -> None:
-    # Airflow 3.3: try 1 recorded its key, sent the start (the run began), then died before recording the id.
-    store = FakeTaskStateStore()
-    identity = TaskInstanceIdentity.from_context(_context(FakeTaskInstance(try_number=1)))
-    key = identity.idempotency_key()
-    with SixtyfourHook() as hook, open(csv_uri.removeprefix("file://"), "rb") as handle:
-        started = hook.run_workflow(CSV, None, {RESOURCE_HANDLE_SPEC_KEY: hook.upload_csv(handle)}, idempotency_key=key)
-    RunLedger(store).write(StartRecord(1, key, None, CSV))
-
-    second = run_csv(csv_uri, try_number=2, store=store)
-    assert second["job_id"] == started.job_id
     assert emulator.runs_started() == 1
 
 
