@@ -326,11 +326,11 @@ class RunClaimer:
                 try_number,
                 started.job_id,
             )
-            self._record(StartRecord(try_number, key, started.job_id, self.workflow_id, request.input_handle))
+            self._record(try_number, key, started.job_id, request)
             return OwnedRun(started.job_id, started.status, reattached=False, started_by_try=try_number)
         owned = self._judge_job(try_number, started.job_id)
         if owned is not None:
-            self._record(StartRecord(try_number, key, started.job_id, self.workflow_id, request.input_handle))
+            self._record(try_number, key, started.job_id, request)
         return owned
 
     # -- Shared -----------------------------------------------------------------------------------
@@ -367,10 +367,9 @@ class RunClaimer:
     def _start_new(self, request: StartRequest) -> OwnedRun:
         number = self.identity.try_number
         key = self.identity.idempotency_key()
-        self._record(StartRecord(number, key, None, self.workflow_id))
+        # Upload first: the record must name the upload before any start request does.
         request.prepare_input()
-        if request.input_handle is not None:
-            self._record(StartRecord(number, key, None, self.workflow_id, request.input_handle))
+        self._record(number, key, None, request)
         self.log.info(
             "Try %d: starting a new Sixtyfour run of workflow %s (idempotency key %s).",
             number,
@@ -378,7 +377,7 @@ class RunClaimer:
             key,
         )
         started = request.start(key)
-        self._record(StartRecord(number, key, started.job_id, self.workflow_id, request.input_handle))
+        self._record(number, key, started.job_id, request)
         if started.already_started:
             self.log.info(
                 "The API answered run %s as already started with this key (an earlier start's answer was "
@@ -387,6 +386,6 @@ class RunClaimer:
             )
         return OwnedRun(started.job_id, started.status, reattached=started.already_started, started_by_try=number)
 
-    def _record(self, record: StartRecord) -> None:
+    def _record(self, try_number: int, key: str, job_id: str | None, request: StartRequest) -> None:
         if self.ledger is not None:
-            self.ledger.write(record)
+            self.ledger.write(StartRecord(try_number, key, job_id, self.workflow_id, request.input_handle))

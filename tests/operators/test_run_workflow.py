@@ -562,12 +562,11 @@ def test_a_csv_upload_recorded_before_the_start_is_sent_by_the_replay(api: Emula
     assert api.get_run(summary["job_id"])["specs_override"][RESOURCE_HANDLE_SPEC_KEY] == uploaded
 
 
-def test_a_csv_try_that_died_before_recording_its_upload_starts_one_run(
-    api: EmulatorServer, companies_csv: Path
-) -> None:
+def test_a_csv_record_without_an_upload_handle_starts_one_run(api: EmulatorServer, companies_csv: Path) -> None:
     identity = TaskInstanceIdentity("test_dag", "enrich", "manual__2026-01-01T00:00:00+00:00", -1, 1)
     store = FakeTaskStateStore()
-    # Try 1 recorded its key and died before its upload was recorded: no start request carried it.
+    # A record without the upload (as the provider wrote them before it recorded uploads), whose try died
+    # before its start request left: the replay uploads, and try 1's key starts the one run.
     RunLedger(store).write(StartRecord(1, identity.idempotency_key(), None, CSV_FLOW))
 
     summary = csv_operator(companies_csv).execute(task_context(FakeTaskInstance(try_number=2), store))
