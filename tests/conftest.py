@@ -6,6 +6,7 @@ Every server a fixture starts listens on 127.0.0.1 on a free port and is stopped
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -36,6 +37,15 @@ async def first_event(trigger: Any, timeout: float) -> dict[str, Any]:
         raise AssertionError("the trigger ended without an event")
 
     return await asyncio.wait_for(consume(), timeout)
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes (read in 1 MiB pieces), to compare with ``EmulatorServer.file_sha256``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def free_port() -> int:
@@ -146,7 +156,7 @@ def _airflow_base_env(home: Path) -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor" if _airflow_major() < 3 else "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor" if airflow_major() < 3 else "LocalExecutor",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
             "PYTHONWARNINGS": "ignore",
@@ -155,7 +165,8 @@ def _airflow_base_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _airflow_major() -> int:
+def airflow_major() -> int:
+    """The installed Airflow's major version (2 or 3)."""
     from importlib.metadata import version
 
     return int(version("apache-airflow").split(".")[0])

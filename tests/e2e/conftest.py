@@ -24,16 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import airflow_major
 
 from .airflow_cluster import AirflowCluster
 
 StartCluster = Callable[..., AirflowCluster]
-
-
-def _airflow_major() -> int:
-    from importlib.metadata import version
-
-    return int(version("apache-airflow").split(".")[0])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -56,7 +51,7 @@ def airflow_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     ``AirflowCluster`` (``scheduled_runs``, ``startup_timeout``, ``stop_grace``). Returns the started
     ``AirflowCluster``, whose home is ``tmp_path / "airflow-home[-N]"``.
     """
-    if _airflow_major() < 3:
+    if airflow_major() < 3:
         pytest.skip("the end-to-end cluster needs Airflow 3")
     clusters: list[AirflowCluster] = []
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import airflow_major
 
 from .airflow_cluster import AirflowCluster, ClusterError
 from .conftest import StartCluster
@@ -149,7 +150,7 @@ def test_deferrable_run_goes_through_the_triggerer_and_nothing_survives(
 
 
 def test_failure_inside_the_cluster_still_stops_everything(tmp_path: Path) -> None:
-    if _airflow_major() < 3:
+    if airflow_major() < 3:
         pytest.skip("the end-to-end cluster needs Airflow 3")
     cluster = AirflowCluster(
         home=tmp_path / "airflow-home", dags_folder=_dags_folder(tmp_path, STUBBORN_SOURCE), stop_grace=5
@@ -202,9 +203,3 @@ def _alive(pids: list[int]) -> list[int]:
         except psutil.NoSuchProcess:
             pass
     return alive
-
-
-def _airflow_major() -> int:
-    from importlib.metadata import version
-
-    return int(version("apache-airflow").split(".")[0])

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+from conftest import TEST_API_KEY, sha256_of, sixtyfour_connection_uri_json
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "sixtyfour_nightly_enrichment"
@@ -91,7 +91,7 @@ def test_nightly_pipeline_on_a_real_airflow(airflow_cluster, emulator, sixtyfour
         "block_03_find_email.csv",
     ]
     for path in landed:
-        assert emulator.file_sha256(run.job_id, path.name) == _sha256(path)
+        assert emulator.file_sha256(run.job_id, path.name) == sha256_of(path)
     assert not [p for p in results.parent.rglob("*") if "partial" in p.name]
 
     # The final file is in the warehouse, one row per lead, quoted newlines intact.
@@ -120,13 +120,3 @@ def _wait_for_asset_triggered_run(cluster: object, dag_id: str, timeout: float =
             return dict(run)
         time.sleep(1)
     raise AssertionError(f"{dag_id} was not triggered by the results' Asset events within {timeout} s")
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
+from conftest import TEST_API_KEY, AirflowCli, airflow_major, sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.emulator import WorkflowSpec
 from airflow_provider_sixtyfour.operators.download_results import DEFAULT_ASSET_ALIAS
@@ -51,12 +51,6 @@ with DAG(
 """
 
 
-def _airflow_major() -> int:
-    from importlib.metadata import version
-
-    return int(version("apache-airflow").split(".")[0])
-
-
 def _finished_run(emulator: Any) -> str:
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
@@ -81,7 +75,7 @@ def _finished_run(emulator: Any) -> str:
 
 def _asset_events(db: Path) -> list[tuple[str, dict[str, Any], list[str]]]:
     """Every asset event: its asset's URI, its extra, and the aliases it came through."""
-    if _airflow_major() >= 3:
+    if airflow_major() >= 3:
         events, assets, event_col = "asset_event", "asset", "asset_id"
         link, alias, link_event, link_alias = "asset_alias_asset_event", "asset_alias", "event_id", "alias_id"
     else:
@@ -115,7 +109,7 @@ def _run_dag(
         ),
     )
     env = {"AIRFLOW_CONN_SIXTYFOUR_DEFAULT": sixtyfour_connection_uri_json(emulator.base_url), **extra_env}
-    if _airflow_major() < 3:
+    if airflow_major() < 3:
         # Airflow 2's ``dags test`` does not write the DAG's dataset aliases to the database (the DAG
         # processor does, in a deployment); without them it cannot record alias events.
         airflow_cli.run("dags", "reserialize", extra_env=env, check=True)

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import concurrent.futures
 import functools
-import hashlib
 import importlib
 import itertools
 import json
@@ -49,6 +48,7 @@ from typing import Any
 if __name__ == "__main__":  # run as a script: make tests/ importable, like pytest does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from conftest import sha256_of
 from dags.support import FakeTaskInstance, FakeTaskStateStore, task_context
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
@@ -715,14 +715,6 @@ def _fault_counts(emulator: EmulatorServer) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------------
 # Checks and figures
 # --------------------------------------------------------------------------------------------------
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def result_filenames(workflow_id: str) -> list[str]:

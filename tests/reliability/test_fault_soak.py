@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AirflowCli, sixtyfour_connection_uri_json
+from conftest import AirflowCli, airflow_major, sha256_of, sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from reliability.soak import (
@@ -36,7 +36,6 @@ from reliability.soak import (
     figures,
     problems,
     rate_limit_violations,
-    sha256_of,
 )
 
 pytestmark = pytest.mark.timeout(280)
@@ -109,7 +108,7 @@ def test_fault_soak_slice_through_airflow(airflow_cli: AirflowCli, emulator: Emu
         "SOAK_SLICE_RUNS": str(SLICE_RUNS),
         "SOAK_SLICE_DESTINATION": landing.as_uri() + "/",
     }
-    if _airflow_major() < 3:
+    if airflow_major() < 3:
         # Airflow 2's ``dags test`` does not write the DAG's dataset aliases to the database (a DAG
         # processor does); the download tasks' alias events need them.
         airflow_cli.run("dags", "reserialize", extra_env=env, check=True)
@@ -140,12 +139,6 @@ def test_fault_soak_slice_through_airflow(airflow_cli: AirflowCli, emulator: Emu
         f"faults fired {stats['faults_fired']}, requests {stats['requests_total']}, "
         f"idempotent replays {stats['idempotent_replays']}"
     )
-
-
-def _airflow_major() -> int:
-    from importlib.metadata import version
-
-    return int(version("apache-airflow").split(".")[0])
 
 
 def _states(db: Path) -> dict[str, int]:

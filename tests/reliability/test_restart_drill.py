@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import sixtyfour_connection_uri_json
+from conftest import airflow_major, sixtyfour_connection_uri_json
 from dags.support import read_xcoms
 from e2e.airflow_cluster import AirflowCluster
 
@@ -75,7 +75,7 @@ def wait_until(what: str, check: Callable[[], Any], cluster: AirflowCluster, tim
 
 
 def test_restart_drill(emulator: EmulatorServer, sixtyfour_conn: str, tmp_path: Path) -> None:
-    if _airflow_major() < 3:
+    if airflow_major() < 3:
         pytest.skip("the restart drill runs a real Airflow 3 cluster")
     for workflow_id, seconds in WORKFLOW_SECONDS.items():
         emulator.add_workflow(WorkflowSpec(workflow_id=workflow_id, first_block="webhook", duration_seconds=seconds))
@@ -92,12 +92,6 @@ def test_restart_drill(emulator: EmulatorServer, sixtyfour_conn: str, tmp_path: 
         except BaseException:
             print(f"\n===== Airflow service logs =====\n{cluster.diagnostics()}")
             raise
-
-
-def _airflow_major() -> int:
-    from importlib.metadata import version
-
-    return int(version("apache-airflow").split(".")[0])
 
 
 def _drill(cluster: AirflowCluster, emulator: EmulatorServer) -> None:
