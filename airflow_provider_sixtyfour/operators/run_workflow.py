@@ -17,6 +17,7 @@ from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, Sixtyfo
 from airflow_provider_sixtyfour.operators._inputs import (
     RunRequest,
     check_csv_readable,
+    check_flag,
     check_payload,
     check_specs_override,
     check_workflow_id,
@@ -165,7 +166,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         self.download_to = download_to
         self.download_conn_id = download_conn_id
         self.download_files = download_files
-        self.download_overwrite = download_overwrite
+        self.download_overwrite = check_flag(download_overwrite, "download_overwrite")
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._poll_seconds = timeout_seconds(poll_interval, "poll_interval") or 5.0
         self._timeout_seconds = timeout_seconds(timeout)

@@ -249,11 +249,22 @@ def test_a_missing_connection_fails_with_how_to_fix_it(emulator: EmulatorServer)
 
 @pytest.mark.parametrize(
     ("kwargs", "parameter"),
-    [({"poll_interval": 0}, "poll_interval"), ({"timeout": -5}, "timeout"), ({"timeout": "soon"}, "timeout")],
+    [
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"timeout": -5}, "timeout"),
+        ({"timeout": "soon"}, "timeout"),
+        ({"download_to": "file:///tmp/out/", "download_overwrite": "yes"}, "download_overwrite"),
+    ],
 )
-def test_bad_waiting_settings_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], parameter: str) -> None:
+def test_bad_static_settings_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], parameter: str) -> None:
     with pytest.raises(ValueError, match=parameter):
         operator(**kwargs)
+
+
+def test_download_overwrite_given_as_text_is_read_as_a_bool() -> None:
+    """A "False" string must not overwrite because non-empty text is truthy."""
+    assert operator(download_to="file:///tmp/out/", download_overwrite="False").download_overwrite is False
+    assert operator(download_to="file:///tmp/out/", download_overwrite="True").download_overwrite is True
 
 
 # -- how runs end ---------------------------------------------------------------------------------
