@@ -232,8 +232,8 @@ def stats(values: list[float]) -> dict[str, Any]:
 
 
 def summary(label: str, values: list[float], unit: str) -> str:
-    every = [round(v, 1) for v in values]
-    return f"{label}: median {statistics.median(values):.1f} {unit}, max {max(values):.1f}, all {every}"
+    figures = stats(values)
+    return f"{label}: median {figures['median']:.1f} {unit}, max {figures['max']:.1f}, all {figures['all']}"
 
 
 def compare_with_curl(
