@@ -19,6 +19,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourServerError,
     SixtyfourTransportError,
     SixtyfourValidationError,
+    SixtyfourWebhookError,
 )
 from airflow_provider_sixtyfour.protocol.models import (
     BlockProgress,
@@ -59,6 +60,7 @@ __all__ = [
     "SixtyfourServerError",
     "SixtyfourTransportError",
     "SixtyfourValidationError",
+    "SixtyfourWebhookError",
     "Workflow",
     "WorkflowBlock",
     "read_answer",

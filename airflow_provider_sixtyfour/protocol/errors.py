@@ -31,6 +31,21 @@ class SixtyfourTransportError(SixtyfourError):
         super().__init__(f"{method} {self.path} failed before an answer arrived: {reason}")
 
 
+class SixtyfourWebhookError(SixtyfourError):
+    """A webhook delivery failed verification, or its body is not a delivery.
+
+    :param reason: why, one of ``protocol.webhooks.REASONS``: ``missing_header``, ``malformed``, ``stale``,
+        ``future``, ``no_match``. The message says what was wrong and how to fix it, never a secret or an
+        expected digest.
+    """
+
+    final = True
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook delivery refused ({reason}): {message}")
+
+
 class SixtyfourResponseError(SixtyfourError):
     """The API answered 2xx, but not with what the documented schema promises (not JSON, fields missing)."""
 
