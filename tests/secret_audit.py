@@ -18,7 +18,10 @@ Registered for the whole suite from ``tests/conftest.py`` (``pytest_plugins``). 
   event log, ...) of each ``AirflowCli`` home and e2e cluster database. Tables holding what the user
   wrote (DAG source, serialized DAGs, connections, variables) are not scanned.
 
-The secrets: ``TEST_API_KEY`` and every API key an ``EmulatorServer`` was created with (keys shorter than
+The secrets: ``TEST_API_KEY``, the webhook signing secrets ``WEBHOOK_SECRET`` and ``WEBHOOK_OLD_SECRET``,
+every webhook signing secret an ``EmulatorServer`` was created with (``webhooks=``), every secret a test
+passes to :func:`register_secret` (the receiver's tests do), and every API key an ``EmulatorServer`` was
+created with (keys shorter than
 :data:`MIN_SECRET_LENGTH` characters are placeholders such as ``"a"`` that would match ordinary text, so
 they are not audited), and a signed URL's query string as the emulator signs it (``expires=<epoch ms>``,
 ``signature=<HMAC hex>``). A finding fails the phase (setup, call or teardown) it happened in; the
@@ -178,6 +181,8 @@ class SecretAudit:
             self.exempt = frozenset(sources)
         conftest = sys.modules.get("conftest")
         self.add_secret(getattr(conftest, "TEST_API_KEY", None), "TEST_API_KEY")
+        for name in ("WEBHOOK_SECRET", "WEBHOOK_OLD_SECRET"):
+            self.add_secret(getattr(conftest, name, None), name)
         self.active = True
         self._attach_log_handler()
         _install_structlog_processor()
@@ -315,6 +320,9 @@ def _wrap_emulator(audit: SecretAudit) -> None:
         keys = api_keys.keys() if isinstance(api_keys, Mapping) else api_keys
         for key in list(keys or ()):
             audit.add_secret(key, f"an emulator's API key {EmulatorServer.key_label(str(key))}")
+        webhooks = kwargs.get("webhooks")
+        for secret in (getattr(webhooks, "signing_secret", None), getattr(webhooks, "previous_signing_secret", None)):
+            audit.add_secret(secret, "an emulator's webhook signing secret")
         original(self, api_keys, *args, **kwargs)
 
     EmulatorServer.__init__ = __init__  # type: ignore[method-assign]

@@ -4,7 +4,8 @@ It answers the documented routes over real HTTP with the vendor's field names an
 runs advance in wall time block by block, result files are served from expiring signed URLs of the
 emulator itself (CSV, or JSON with ``save_json``; any size, streamed), ``read_csv`` workflows take
 uploaded CSVs, and faults (429, 5xx, resets, slow or lost answers, truncated or expired downloads)
-and a per-key rate limit can be switched on. It needs the ``emulator`` extra (aiohttp), imported
+and a per-key rate limit can be switched on. Workflows with an ``outgoing_webhook`` block POST a signed
+delivery to their URL when a run ends (``emulator.deliveries``). It needs the ``emulator`` extra (aiohttp), imported
 only when a server starts.
 
 In a test::
@@ -31,8 +32,19 @@ From a shell: ``sixtyfour-emulator --port 8064 --api-key my-key [--config emulat
 ``/_emulator/`` routes (stats, faults, workflows, rate-limit, credits, reset) control it from outside.
 """
 
-from airflow_provider_sixtyfour.emulator.faults import FAULT_KINDS, STORAGE_ROUTE, FaultRule
+from airflow_provider_sixtyfour.emulator.faults import FAULT_KINDS, OUTGOING_WEBHOOK_ROUTE, STORAGE_ROUTE, FaultRule
 from airflow_provider_sixtyfour.emulator.server import EmulatorServer
-from airflow_provider_sixtyfour.emulator.specs import DEFAULT_WORKFLOWS, WorkflowSpec
+from airflow_provider_sixtyfour.emulator.specs import DEFAULT_WORKFLOWS, OutgoingWebhook, WorkflowSpec
+from airflow_provider_sixtyfour.emulator.webhook_settings import WebhookSettings
 
-__all__ = ["DEFAULT_WORKFLOWS", "FAULT_KINDS", "STORAGE_ROUTE", "EmulatorServer", "FaultRule", "WorkflowSpec"]
+__all__ = [
+    "DEFAULT_WORKFLOWS",
+    "FAULT_KINDS",
+    "OUTGOING_WEBHOOK_ROUTE",
+    "STORAGE_ROUTE",
+    "EmulatorServer",
+    "FaultRule",
+    "OutgoingWebhook",
+    "WebhookSettings",
+    "WorkflowSpec",
+]

@@ -297,6 +297,7 @@ class EmulatorRoutes:
             fingerprint=fingerprint,
         )
         core.stats.runs_started += 1
+        core.webhooks.schedule(run, f"{request.scheme}://{request.host}")
         return json_response(self._started(run, already=False))
 
     def _run_inputs(
@@ -706,6 +707,7 @@ def build_app(core: EmulatorCore) -> web.Application:
 
     routes = EmulatorRoutes(core)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.on_cleanup.append(core.webhooks.close)
     router = app.router
     # Plain paths before the templated ``/workflows/{workflow_id}``, which would otherwise shadow them.
     router.add_post(RUN_WORKFLOW, routes.api(RUN_WORKFLOW, routes.run_workflow))

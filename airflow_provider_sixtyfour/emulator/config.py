@@ -14,8 +14,14 @@ Example::
       "rate_limit_per_minute": 500,
       "time_scale": 1.0,
       "link_ttl_seconds": 900,
-      "seed": 7
+      "seed": 7,
+      "webhooks": {"signing_secret": "sk_whsec_...", "max_attempts": 6, "backoff_seconds": 1}
     }
+
+A workflow ending with an ``outgoing_webhook`` block has ``"outgoing_webhook": {"url": "https://..."}``;
+``webhooks`` (see :class:`~airflow_provider_sixtyfour.emulator.webhook_settings.WebhookSettings`) says how
+its deliveries are signed and retried, and faults on route ``"outgoing_webhook"`` drop, duplicate, delay
+or reorder them.
 
 ``api_keys`` may also map keys to organisation ids: ``{"key-a": "org-a", "key-b": "org-b"}``.
 """
@@ -30,6 +36,7 @@ from typing import Any
 from airflow_provider_sixtyfour.emulator.faults import FaultRule
 from airflow_provider_sixtyfour.emulator.known_keys import check_known_keys
 from airflow_provider_sixtyfour.emulator.specs import DEFAULT_WORKFLOWS, WorkflowSpec
+from airflow_provider_sixtyfour.emulator.webhook_settings import WebhookSettings
 
 _SCALARS = (
     "rate_limit_per_minute",
@@ -40,7 +47,7 @@ _SCALARS = (
     "credit_balance",
     "seed",
 )
-_KNOWN = {"api_keys", "workflows", "include_default_workflows", "faults", *_SCALARS}
+_KNOWN = {"api_keys", "workflows", "include_default_workflows", "faults", "webhooks", *_SCALARS}
 
 
 def config_from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,6 +65,8 @@ def config_from_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
         specs = [spec for spec in DEFAULT_WORKFLOWS if spec.workflow_id not in own] + specs
     kwargs["workflows"] = specs
     kwargs["faults"] = [FaultRule.from_dict(item) for item in data.get("faults", [])]
+    if "webhooks" in data:
+        kwargs["webhooks"] = WebhookSettings.from_dict(data["webhooks"])
     return kwargs
 
 

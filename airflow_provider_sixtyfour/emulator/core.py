@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_sixtyfour.emulator.deliveries import WebhookDispatcher
 from airflow_provider_sixtyfour.emulator.faults import FaultBook, FaultRule
 from airflow_provider_sixtyfour.emulator.ratelimit import SlidingWindowLimiter
 from airflow_provider_sixtyfour.emulator.results import FileGenerator, ResultFile
@@ -16,6 +17,7 @@ from airflow_provider_sixtyfour.emulator.signing import UrlSigner
 from airflow_provider_sixtyfour.emulator.specs import WorkflowSpec
 from airflow_provider_sixtyfour.emulator.state import Store
 from airflow_provider_sixtyfour.emulator.stats import Stats, key_label
+from airflow_provider_sixtyfour.emulator.webhook_settings import WebhookSettings
 
 DEFAULT_ORG = "org-emulator"
 DEFAULT_CREDIT_BALANCE = 1_000_000.0
@@ -54,6 +56,7 @@ class EmulatorCore:
         seed: int | None = None,
         storage_bucket: str = DEFAULT_BUCKET,
         faults: Iterable[FaultRule] = (),
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -83,6 +86,7 @@ class EmulatorCore:
         self.faults = FaultBook(seed)
         for rule in self._initial_faults:
             self.faults.add(rule)
+        self.webhooks = WebhookDispatcher(self, webhooks)
 
     def _new_store(self) -> Store:
         store = Store(
@@ -127,6 +131,7 @@ class EmulatorCore:
             self.store.add_workflow(spec, self.started_at)
         self.faults.clear()
         self.stats.reset()
+        self.webhooks.cancel_pending()
 
     # ---- helpers for the routes and the Python API ----------------------------------------------
 
@@ -158,6 +163,7 @@ class EmulatorCore:
         )
         data["credit_balance"] = {org_id: org.credit_balance for org_id, org in self.store.orgs.items()}
         data["faults"] = self.faults.describe()
+        data["webhook_deliveries"] = self.webhooks.describe()
         return data
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""Faults injected on demand: error statuses, dropped connections, slow answers, broken downloads."""
+"""Faults injected on demand: error statuses, dropped connections, slow answers, broken downloads, and
+dropped, duplicated, delayed or reordered outgoing-webhook deliveries."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from airflow_provider_sixtyfour.protocol.endpoints import ALL_ROUTES, DOWNLOAD_L
 #: The route template of the emulator's own signed-URL file storage (the targets of ``download_url``).
 STORAGE_ROUTE = "/_storage/{bucket}/{job_id}/{filename}"
 
-#: ``route`` value matching every API route (not the storage).
+#: ``route`` value matching every API route (not the storage, nor webhook deliveries).
 ANY_API_ROUTE = "*"
+
+#: The ``route`` of faults on the deliveries the emulator sends to ``outgoing_webhook`` URLs.
+OUTGOING_WEBHOOK_ROUTE = "outgoing_webhook"
 
 FAULT_KINDS: dict[str, str] = {
     "status": "answer an HTTP error status without doing the work (429 carries Retry-After)",
@@ -25,9 +29,16 @@ FAULT_KINDS: dict[str, str] = {
     "truncate": "downloads: announce the full Content-Length, send `fraction` of the body, then drop the connection",
     "expire": "downloads: answer 403 'Request has expired' as storage does for an expired signed URL",
     "null_url": "download-links: answer download_url null (signing failed) for the files matching `filename`",
+    "drop": "webhook deliveries: lose this try on the way (never sent); the emulator retries it like a lost answer",
+    "duplicate": "webhook deliveries: send this try twice",
+    "reorder": "webhook deliveries: hold this delivery until another one was sent (at most `seconds`)",
 }
 
 _STORAGE_KINDS = frozenset({"truncate", "expire"})
+#: The kinds a rule on :data:`OUTGOING_WEBHOOK_ROUTE` may have (``delay`` waits ``seconds`` before a try).
+WEBHOOK_KINDS = frozenset({"drop", "duplicate", "delay", "reorder"})
+_WEBHOOK_ONLY_KINDS = WEBHOOK_KINDS - {"delay"}
+_NOT_API = frozenset({STORAGE_ROUTE, OUTGOING_WEBHOOK_ROUTE})
 
 
 @dataclass(frozen=True)
@@ -35,15 +46,16 @@ class FaultRule:
     """A fault the emulator injects into requests on one route.
 
     :param route: a route template from ``protocol.endpoints`` (e.g. ``LIVE_STATUS``), :data:`STORAGE_ROUTE`
-        for file downloads, or ``"*"`` for every API route. ``truncate`` and ``expire`` always apply to
-        downloads; ``route=DOWNLOAD_LINKS`` is accepted for them and means the same.
+        for file downloads, :data:`OUTGOING_WEBHOOK_ROUTE` for webhook deliveries (kinds ``drop``,
+        ``duplicate``, ``delay``, ``reorder``), or ``"*"`` for every API route. ``truncate`` and ``expire``
+        always apply to downloads; ``route=DOWNLOAD_LINKS`` is accepted for them and means the same.
     :param kind: one of :data:`FAULT_KINDS`: ``status``, ``reset``, ``delay``, ``lose_response``,
-        ``truncate``, ``expire``, ``null_url``.
+        ``truncate``, ``expire``, ``null_url``; for deliveries ``drop``, ``duplicate``, ``delay``, ``reorder``.
     :param status: the HTTP status for ``kind="status"`` (any 4xx/5xx; 409 gives a conflict, 429 a rate limit).
     :param rate: probability (0..1) that a matching request gets the fault.
     :param count: how many times the fault fires before it retires; None for no limit.
     :param retry_after: seconds sent in ``Retry-After`` (429 defaults to 1; other statuses send none unless set).
-    :param seconds: the wait of a ``delay`` fault.
+    :param seconds: the wait of a ``delay`` fault; the longest hold of a ``reorder`` fault.
     :param fraction: the share of the body a ``truncate`` fault sends before dropping the connection.
     :param filename: a glob on result file names for ``truncate``, ``expire`` and ``null_url``; None matches all.
     :param method: restrict to one HTTP method (e.g. ``"GET"``); None matches any.
@@ -70,7 +82,7 @@ class FaultRule:
         route = self.route
         if self.kind in _STORAGE_KINDS and route in (DOWNLOAD_LINKS, STORAGE_ROUTE):
             route = STORAGE_ROUTE
-        valid = (*ALL_ROUTES, STORAGE_ROUTE, ANY_API_ROUTE)
+        valid = (*ALL_ROUTES, STORAGE_ROUTE, OUTGOING_WEBHOOK_ROUTE, ANY_API_ROUTE)
         if route not in valid:
             raise ValueError(f"FaultRule route {self.route!r} is not a route template; use one of {list(valid)}")
         if self.kind in _STORAGE_KINDS and route != STORAGE_ROUTE:
@@ -79,6 +91,14 @@ class FaultRule:
             raise ValueError("FaultRule kind 'null_url' applies to route=DOWNLOAD_LINKS")
         if route == STORAGE_ROUTE and self.kind == "lose_response":
             raise ValueError("FaultRule kind 'lose_response' does not apply to downloads; use 'truncate'")
+        on_webhook = route == OUTGOING_WEBHOOK_ROUTE
+        if (on_webhook and self.kind not in WEBHOOK_KINDS) or (not on_webhook and self.kind in _WEBHOOK_ONLY_KINDS):
+            raise ValueError(
+                f"FaultRule route {OUTGOING_WEBHOOK_ROUTE!r} takes the kinds {sorted(WEBHOOK_KINDS)}, and those "
+                f"kinds (but delay) apply to it only; got kind {self.kind!r} on route {self.route!r}"
+            )
+        if self.kind == "reorder" and self.seconds <= 0:
+            raise ValueError("FaultRule kind 'reorder' needs seconds=<the longest a delivery is held back> > 0")
         object.__setattr__(self, "route", route)
         if self.kind == "status" and (self.status is None or not 400 <= int(self.status) <= 599):
             raise ValueError("FaultRule kind 'status' needs status=<an HTTP error code from 400 to 599>")
@@ -96,7 +116,7 @@ class FaultRule:
     def applies_to(self, route: str, method: str, filename: str | None = None) -> bool:
         """True when a request on ``route`` (and, for files, ``filename``) is subject to this rule."""
         if self.route == ANY_API_ROUTE:
-            if route == STORAGE_ROUTE:
+            if route in _NOT_API:
                 return False
         elif self.route != route:
             return False
@@ -155,7 +175,7 @@ class FaultBook:
         """Cheap pre-check: is any rule armed for ``route``?"""
         if not self._routes:
             return False
-        return route in self._routes or (ANY_API_ROUTE in self._routes and route != STORAGE_ROUTE)
+        return route in self._routes or (ANY_API_ROUTE in self._routes and route not in _NOT_API)
 
     def draw(
         self, route: str, method: str, kinds: frozenset[str] | set[str], filename: str | None = None

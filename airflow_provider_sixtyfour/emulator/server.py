@@ -15,6 +15,8 @@ from airflow_provider_sixtyfour.emulator.core import DEFAULT_CREDIT_BALANCE, Emu
 from airflow_provider_sixtyfour.emulator.faults import FaultRule
 from airflow_provider_sixtyfour.emulator.specs import DEFAULT_WORKFLOWS, WorkflowSpec
 from airflow_provider_sixtyfour.emulator.stats import key_label
+from airflow_provider_sixtyfour.emulator.webhook_settings import WebhookSettings
+from airflow_provider_sixtyfour.protocol.webhooks import DEFAULT_ROTATION_OVERLAP_SECONDS
 
 T = TypeVar("T")
 _CALL_TIMEOUT = 60.0
@@ -49,6 +51,8 @@ class EmulatorServer:
     :param credit_balance: each organisation's credits (None: unlimited); runs cost ``WorkflowSpec.credit_cost``.
     :param seed: makes fault draws reproducible.
     :param faults: fault rules armed from the start.
+    :param webhooks: how deliveries to workflows' ``outgoing_webhook`` URLs are signed and retried
+        (signing secrets, rotation overlap, tries, backoff, answer timeout); default unsigned, 6 tries.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class EmulatorServer:
         credit_balance: float | None = DEFAULT_CREDIT_BALANCE,
         seed: int | None = None,
         faults: Iterable[FaultRule] = (),
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -80,6 +85,7 @@ class EmulatorServer:
             credit_balance=credit_balance,
             seed=seed,
             faults=faults,
+            webhooks=webhooks,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -243,6 +249,10 @@ class EmulatorServer:
         """Forget runs, uploads, idempotency keys, faults and counters (workflows and settings stay)."""
         self._call(self._core.reset)
 
+    def rotate_webhook_secret(self, new_secret: str, overlap_seconds: float = DEFAULT_ROTATION_OVERLAP_SECONDS) -> None:
+        """Sign deliveries with ``new_secret`` from now on, and with the current one too for ``overlap_seconds``."""
+        self._call(lambda: self._core.webhooks.rotate(new_secret, overlap_seconds))
+
     # ---- inspection -----------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -266,6 +276,11 @@ class EmulatorServer:
     def runs_started(self) -> int:
         """Runs created (idempotent replays excluded)."""
         return self._call(lambda: self._core.stats.runs_started)
+
+    def webhook_attempts(self) -> list[dict[str, Any]]:
+        """Every delivery try so far: ``event_id``, ``run_id``, ``workflow_id``, ``attempt``, ``outcome`` (the
+        receiver's status, ``"lost"`` or ``"dropped"``), ``signatures`` (``v1=`` values) and ``copies``."""
+        return self._call(self._core.webhooks.describe)
 
     def get_run(self, job_id: str) -> dict[str, Any] | None:
         """Everything about a run (its list record plus internals such as ``cancel_requests``), or None."""

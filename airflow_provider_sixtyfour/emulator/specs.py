@@ -5,12 +5,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_provider_sixtyfour.emulator.known_keys import check_known_keys
 
 #: Block names that read a run's input rather than enrich it.
 SOURCE_BLOCKS = frozenset({"webhook", "read_csv"})
 OUTCOMES = ("completed", "failed")
+
+
+@dataclass(frozen=True)
+class OutgoingWebhook:
+    """A workflow's final ``outgoing_webhook`` block: where the emulator POSTs a signed delivery when a run ends.
+
+    :param url: the receiver's ``http://`` or ``https://`` URL.
+    """
+
+    url: str
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url) if isinstance(self.url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("outgoing_webhook.url must be an http:// or https:// URL of the receiver")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutgoingWebhook:
+        """Read ``{"url": ...}``; unknown keys are an error naming the known ones."""
+        if not isinstance(data, Mapping):
+            raise ValueError('outgoing_webhook must be an object such as {"url": "https://..."}')
+        check_known_keys(data, (f.name for f in fields(cls)), "outgoing_webhook")
+        if "url" not in data:
+            raise ValueError("outgoing_webhook needs a url (the receiver's address)")
+        return cls(**dict(data))
 
 
 @dataclass(frozen=True)
@@ -38,6 +64,9 @@ class WorkflowSpec:
     :param allow_save_json: when False, ``save_json=true`` answers 403 (feature not enabled).
     :param name: the workflow's display name; default derived from the id.
     :param description: the workflow's description.
+    :param outgoing_webhook: the workflow ends with an ``outgoing_webhook`` block: when a run ends the
+        emulator POSTs one signed delivery there (see ``emulator.deliveries``). A mapping is read with
+        :meth:`OutgoingWebhook.from_dict`.
     """
 
     workflow_id: str
@@ -54,8 +83,11 @@ class WorkflowSpec:
     allow_save_json: bool = True
     name: str | None = None
     description: str | None = None
+    outgoing_webhook: OutgoingWebhook | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.outgoing_webhook, Mapping):
+            object.__setattr__(self, "outgoing_webhook", OutgoingWebhook.from_dict(self.outgoing_webhook))
         if not isinstance(self.workflow_id, str) or not self.workflow_id.strip():
             raise ValueError("WorkflowSpec.workflow_id must be a non-empty string")
         blocks = tuple(self.blocks) if self.blocks is not None else (self.first_block, "enrich_lead", "find_email")

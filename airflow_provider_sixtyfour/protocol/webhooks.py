@@ -30,8 +30,6 @@ RECEIVER_DEADLINE_SECONDS = 10.0
 #: How long the old secret still signs after a rotation: 24 h by default, at most 72 h, 0 for a cut-over.
 DEFAULT_ROTATION_OVERLAP_SECONDS = 24 * 3600.0
 MAX_ROTATION_OVERLAP_SECONDS = 72 * 3600.0
-#: The prefix of the vendor's signing secrets (``sk_whsec_...``).
-SECRET_PREFIX = "sk_whsec_"
 #: The routing hint of a run's delivery is this prefix and the run's status (``outgoing_webhook.completed``).
 EVENT_TYPE_PREFIX = "outgoing_webhook."
 

@@ -72,7 +72,8 @@ def test_a_valid_delivery_is_read() -> None:
     )
     assert delivery.envelope["results"] == [{"email": "a@example.com"}]
     assert delivery.results_download_url == SIGNED_URL
-    assert delivery.signed and delivery.signed_at == NOW
+    assert delivery.signed
+    assert delivery.signed_at == NOW
     # The signed URL is a credential: not in repr, not in the summary.
     assert "signature=" not in repr(delivery)
     assert "signature=" not in json.dumps(delivery.summary())
@@ -147,7 +148,8 @@ def test_unsigned_delivery_is_accepted_only_on_explicit_opt_in() -> None:
     headers = _headers(body, NEW_SECRET)
     del headers["Sixtyfour-Signature"]
     delivery = verify_delivery(body, headers, (), now=NOW, allow_unsigned=True)
-    assert not delivery.signed and delivery.signed_at is None
+    assert not delivery.signed
+    assert delivery.signed_at is None
     assert delivery.run_id == RUN_ID
     # Opting in does not switch verification off for a delivery that is signed.
     signed = _headers(body, "sk_whsec_somebody-elses-secret")
