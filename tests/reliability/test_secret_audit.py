@@ -24,6 +24,7 @@ from secret_audit import register_secret
 TESTS_DIR = Path(__file__).resolve().parents[1]
 GENERATED_KEY = "sk-generated-audit-key-0123456789abcdef"
 SIGNATURE = "ab" * 32
+GENERATED_WEBHOOK_SECRET = "sk_whsec_generated-audit-0123456789"
 OPT_OUT_SECRET = "sk-opt-out-proof-9876543210fedcba"
 
 GENERATED = (
@@ -42,6 +43,7 @@ GENERATED = (
     KEY = "__KEY__"
     SIGNED_URL = "http://127.0.0.1:9/_storage/b/job/f.csv?expires=1790000000000&signature=__SIGNATURE__"
     EmulatorServer(api_keys=[KEY])  # from now on the audit looks for this key, as for every emulator's
+    WEBHOOK_SECRET = "__WEBHOOK_SECRET__"
 
 
     def test_clean():
@@ -59,6 +61,13 @@ GENERATED = (
 
     def test_logs_a_signed_url():
         logging.getLogger("careless").warning("downloading %s", SIGNED_URL)
+
+
+    def test_logs_an_emulators_webhook_signing_secret():
+        from airflow_provider_sixtyfour.emulator import WebhookSettings
+
+        EmulatorServer(api_keys=[KEY], webhooks=WebhookSettings(signing_secret=WEBHOOK_SECRET))
+        logging.getLogger("careless").warning("signing with %s", WEBHOOK_SECRET)
 
 
     def test_exception_message_carries_the_key():
@@ -111,6 +120,7 @@ GENERATED = (
     )
     .replace("__KEY__", GENERATED_KEY)
     .replace("__SIGNATURE__", SIGNATURE)
+    .replace("__WEBHOOK_SECRET__", GENERATED_WEBHOOK_SECRET)
 )
 
 
@@ -165,6 +175,7 @@ def test_the_audit_flags_every_kind_of_leak_and_honours_the_marker(tmp_path: Pat
         "test_logs_the_key": "failed",
         "test_structlog_event_carries_the_key": structlog_expected,
         "test_logs_a_signed_url": "failed",
+        "test_logs_an_emulators_webhook_signing_secret": "failed",
         "test_exception_message_carries_the_key": "failed",
         "test_serialized_trigger_carries_the_key": "failed",
         "test_failure_report_is_redacted": "failed",
@@ -177,6 +188,7 @@ def test_the_audit_flags_every_kind_of_leak_and_honours_the_marker(tmp_path: Pat
         "[logs] an emulator's API key key-",
         "log record of logger 'careless'",
         "[logs] a signed download URL's query string",
+        "[logs] an emulator's webhook signing secret",
         "[exceptions] an emulator's API key",
         "message of a SixtyfourInputError",
         "[triggers] an emulator's API key",
@@ -194,6 +206,7 @@ def test_the_audit_flags_every_kind_of_leak_and_honours_the_marker(tmp_path: Pat
         assert "structlog event of logger 'careless'" in output
     assert GENERATED_KEY not in output
     assert SIGNATURE not in output
+    assert GENERATED_WEBHOOK_SECRET not in output
     assert GENERATED_KEY not in junit.read_text()
 
 
