@@ -93,7 +93,7 @@ def verify_delivery(
     :param body: the raw request body, exactly the bytes received (before any JSON parsing).
     :param headers: the request headers; names are matched whatever their case.
     :param secrets: the signing secret, or several (the new and the old one during a rotation): the
-        delivery passes when any ``v1=`` value matches any secret.
+        delivery passes when any ``v1=`` value matches any secret. May be empty only with ``allow_unsigned``.
     :param tolerance: the most seconds between the signature's ``t=`` and ``now``, either way.
     :param now: the current unix time; defaults to the clock.
     :param allow_unsigned: accept a delivery without ``Sixtyfour-Signature`` (an organisation without a
@@ -120,6 +120,12 @@ def verify_delivery(
                 "signing secret for the organisation in Sixtyfour, or opt in with allow_unsigned=True",
             )
     else:
+        if allow_unsigned and not secrets:
+            raise SixtyfourWebhookError(
+                wire.NO_MATCH,
+                "the delivery is signed, but no signing secret was given to check it: pass the organisation's "
+                "signing secret (it created one since unsigned deliveries were allowed)",
+            )
         keys = wire.normalize_secrets(secrets)
         parsed = wire.parse_signature_header(header_value)
         _check_time(parsed.timestamp, time.time() if now is None else now, tolerance)

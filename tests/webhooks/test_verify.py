@@ -154,6 +154,10 @@ def test_unsigned_delivery_is_accepted_only_on_explicit_opt_in() -> None:
     # Opting in does not switch verification off for a delivery that is signed.
     signed = _headers(body, "sk_whsec_somebody-elses-secret")
     assert _refused(body, signed, allow_unsigned=True).reason == "no_match"
+    # Nor is a signed delivery let through when no secret was given to check it.
+    error = _refused(body, _headers(body, NEW_SECRET), secrets=(), allow_unsigned=True)
+    assert error.reason == "no_match"
+    assert "no signing secret was given" in str(error)
 
 
 @pytest.mark.parametrize(
