@@ -242,3 +242,15 @@ async def test_logs_are_json_lines_with_the_delivery_ids_and_no_secret(
     text = caplog.text + json.dumps(lines)
     assert WEBHOOK_SECRET not in text
     assert "signature=" not in text
+
+
+async def test_an_asset_made_again_under_a_new_id_is_looked_up_again(
+    start_receiver: StartReceiver, fake_airflow: FakeAirflow
+) -> None:
+    url = await start_receiver()
+    assert (await _deliver(url, _envelope()))[0] == 200
+    uri = fake_airflow.assets.pop(1)
+    fake_airflow.assets[7] = uri  # the DAG was removed and deployed again
+    status, answer = await _deliver(url, _envelope())
+    assert (status, answer["result"]) == (200, "accepted")
+    assert [e["asset_id"] for e in fake_airflow.events] == [1, 7]

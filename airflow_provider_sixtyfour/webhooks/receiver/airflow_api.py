@@ -19,7 +19,8 @@ class AirflowError(Exception):
     """Airflow did not accept the event; the message says why (never a credential).
 
     :param kind: ``unavailable`` (no answer, 5xx), ``auth`` (credentials refused), ``unknown_asset`` (no
-        DAG schedules on the asset) or ``rejected`` (another 4xx, or an answer that is not what Airflow sends).
+        DAG schedules on the asset), ``not_found`` (404) or ``rejected`` (another 4xx, or an answer that is
+        not what Airflow sends).
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -69,7 +70,15 @@ class AirflowAssets:
     async def create_event(self, uri: str, extra: dict[str, Any]) -> int:
         """Create an asset event on ``uri``; returns its id. Raises :class:`AirflowError`."""
         asset_id = await self.asset_id(uri)
-        body = await self._call("POST", ASSET_EVENTS_PATH, json={"asset_id": asset_id, "extra": extra})
+        try:
+            body = await self._call("POST", ASSET_EVENTS_PATH, json={"asset_id": asset_id, "extra": extra})
+        except AirflowError as err:
+            if err.kind != "not_found":
+                raise
+            # The asset was removed and made again under another id since it was cached: look it up anew.
+            self._asset_ids.pop(uri, None)
+            asset_id = await self.asset_id(uri)
+            body = await self._call("POST", ASSET_EVENTS_PATH, json={"asset_id": asset_id, "extra": extra})
         event_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(event_id, int):
             raise AirflowError("rejected", f"POST {ASSET_EVENTS_PATH} answered without an asset event id")
@@ -148,4 +157,6 @@ def _checked(method: str, path: str, status: int, body: Any) -> Any:
         raise AirflowError("auth", f"{method} {path} answered {status}: the receiver's Airflow user may not: {text}")
     if status >= 500 or status == 429:
         raise AirflowError("unavailable", f"{method} {path} answered {status}: {text}")
+    if status == 404:
+        raise AirflowError("not_found", f"{method} {path} answered 404: {text}")
     raise AirflowError("rejected", f"{method} {path} answered {status}: {text}")

@@ -142,7 +142,7 @@ class Receiver:
                 delivery=delivery,
                 outcome=f"airflow_{err.kind}",
             )
-            return _answer(503 if err.kind != "rejected" else 502, error=f"airflow_{err.kind}")
+            return _answer(502 if err.kind in ("rejected", "not_found") else 503, error=f"airflow_{err.kind}")
         await asyncio.to_thread(self._record, delivery, "accepted", asset_event_id)
         _log(
             logging.INFO,
