@@ -26,7 +26,7 @@ from emulator.helpers import Api
 HOOKED = "wf-test-hooked"
 HOOKED_FAILING = "wf-test-hooked-failing"
 HOOKED_SLOW = "wf-test-hooked-slow"
-FAST_RETRIES = {"backoff_seconds": 0.05, "max_backoff_seconds": 0.2, "timeout_seconds": 2.0, "max_attempts": 4}
+FAST_RETRIES = {"backoff_seconds": 0.05, "max_backoff_seconds": 0.2, "timeout_seconds": 10.0, "max_attempts": 4}
 
 MakeServer = Callable[..., EmulatorServer]
 

@@ -4,7 +4,8 @@ Per delivery: verify the signature (``verify_delivery``); drop a duplicate by ev
 SQLite store); create an asset event on ``sixtyfour://workflows/<workflow_id>`` through Airflow's REST
 API; answer 2xx only once Airflow accepted it, and always within the deadline, so that Sixtyfour retries
 whatever was not handled. Deliveries of one run are handled one at a time, so concurrent duplicates make
-one asset event.
+one asset event. A delivery not handled by the deadline is answered 503 while its handling goes on, so
+that an event Airflow takes late is still recorded and the retry is dropped as a duplicate.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Receiver:
         self.store = store
         self.airflow = airflow
         self._runs = _RunLocks()
+        self._unfinished: set[asyncio.Future[web.Response]] = set()
+
+    async def finish(self) -> None:
+        """Wait for deliveries still being handled after their answer's deadline (on shutdown)."""
+        await asyncio.gather(*self._unfinished, return_exceptions=True)
 
     async def deliveries(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -78,9 +84,14 @@ class Receiver:
         except SixtyfourWebhookError as err:
             _log(logging.WARNING, "delivery refused: %s", str(err), outcome="refused", reason=err.reason)
             return _answer(_VERIFY_STATUS.get(err.reason, 401), error=err.reason)
+        task = asyncio.ensure_future(self._handle(delivery))
         try:
-            return await asyncio.wait_for(self._handle(delivery), self.settings.deadline)
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.deadline)
         except asyncio.TimeoutError:
+            # The work goes on: if Airflow takes the event after all, it is recorded, and Sixtyfour's retry
+            # (which waits for this run's lock) is then dropped as a duplicate instead of a second event.
+            self._unfinished.add(task)
+            task.add_done_callback(self._unfinished.discard)
             _log(
                 logging.WARNING,
                 "delivery %s of run %s not handled within %.1f s; answering 503 so Sixtyfour retries",
@@ -193,7 +204,7 @@ def build_app(settings: ReceiverSettings, store: DeliveryStore | None = None) ->
         username=settings.airflow_username,
         password=settings.airflow_password,
         token=settings.airflow_token,
-        timeout=settings.deadline,
+        timeout=wire.RECEIVER_DEADLINE_SECONDS,
     )
     receiver = Receiver(settings, store, airflow)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -201,6 +212,7 @@ def build_app(settings: ReceiverSettings, store: DeliveryStore | None = None) ->
     app.router.add_get(HEALTH_PATH, receiver.health)
 
     async def cleanup(_app: web.Application) -> None:
+        await receiver.finish()
         await airflow.close()
         if own_store:
             store.close()
