@@ -99,3 +99,11 @@ def test_an_unreadable_file_is_named() -> None:
     env = {k: v for k, v in BASE.items() if "SECRETS" not in k}
     with pytest.raises(SettingsError, match="cannot read SIXTYFOUR_RECEIVER_SIGNING_SECRETS_FILE"):
         ReceiverSettings.from_env({**env, "SIXTYFOUR_RECEIVER_SIGNING_SECRETS_FILE": "/nonexistent/secrets"})
+
+
+def test_the_readme_documents_every_variable() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("### Signed webhooks and the receiver")
+    section = readme[start : readme.index("\n## ", start)]
+    for name in ENV_VARS:
+        assert f"`{name}`" in section, f"README's receiver section does not document {name}"
