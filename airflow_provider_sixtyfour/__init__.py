@@ -9,6 +9,9 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "get_provider_info"]
 
 
+_ASSET_URIS = {"schemes": ["sixtyfour"], "handler": "airflow_provider_sixtyfour.assets.sanitize_uri"}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point."""
     from airflow_provider_sixtyfour.connection_form import (
@@ -33,4 +36,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_sixtyfour.links.sixtyfour.SixtyfourRunLink"],
+        # sixtyfour://workflows/<workflow_id>: the Assets a run-event watcher feeds (Airflow 2 reads dataset-uris).
+        "asset-uris": [dict(_ASSET_URIS)],
+        "dataset-uris": [dict(_ASSET_URIS)],
     }

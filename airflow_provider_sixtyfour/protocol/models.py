@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_sixtyfour.protocol.redaction import redact_url, url_host
 from airflow_provider_sixtyfour.protocol.statuses import BlockStatus, RunStatus
+from airflow_provider_sixtyfour.protocol.statuses import ended_status as _ended_status
 
 T = TypeVar("T")
 
@@ -138,6 +139,11 @@ class RunRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     blocks_count: int = 0
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def ended_status(self) -> RunStatus | None:
+        """How the run ended (completed, failed, cancelled, or unknown with ``completed_at`` set), or None."""
+        return _ended_status(self.status, self.completed_at)
 
     @classmethod
     def from_api(cls, data: object) -> RunRecord:

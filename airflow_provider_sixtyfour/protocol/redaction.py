@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -26,3 +27,11 @@ def url_host(url: str) -> str:
         return urlsplit(url).netloc.rsplit("@", 1)[-1] or "<no host>"
     except ValueError:
         return "<unparseable url>"
+
+
+_URL_WITH_QUERY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]*[?#][^\s\"'<>]*")
+
+
+def redact_urls_in(text: str) -> str:
+    """``text`` with every URL that carries a query string or fragment passed through :func:`redact_url`."""
+    return _URL_WITH_QUERY.sub(lambda match: redact_url(match.group(0)), text)

@@ -52,6 +52,17 @@ class RunStatus(str, Enum):
 TERMINAL_STATUSES: frozenset[RunStatus] = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
 ACTIVE_STATUSES: frozenset[RunStatus] = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 
+
+def ended_status(status: RunStatus, completed_at: object) -> RunStatus | None:
+    """How a run ended, or None while it has not: its terminal status, or :attr:`RunStatus.UNKNOWN` for
+    an unknown status whose ``completed_at`` is set (the API documents that such a run has ended)."""
+    if status.is_terminal:
+        return status
+    if status is RunStatus.UNKNOWN and completed_at is not None:
+        return status
+    return None
+
+
 #: The values ``GET /workflows/runs`` accepts for its ``status`` filter.
 LIST_STATUS_FILTERS: frozenset[str] = frozenset({"running", "completed", "cancelled", "active"})
 

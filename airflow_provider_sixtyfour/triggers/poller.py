@@ -15,6 +15,11 @@ loops) and one connection, identified by its id *and* a fingerprint of its base 
 rotated key gets a new poller. It holds one :class:`SixtyfourAsyncHook` (one HTTP client) for its life,
 starts with its first subscriber and stops when the last one leaves.
 
+Run-event watchers (:class:`ListSubscription`) need every run of their workflows that ended, not only
+the active ones: while one listens, the cycle's single list call asks for every status
+(``GET /workflows/runs?limit=500``), the watchers get its records, and the run triggers read the active
+ones from the same answer. So one list call per cycle serves every watcher and every deferred task.
+
 Everything a trigger should log reaches it through its :class:`Subscription`, so the line is written
 from the trigger's own task, where Airflow routes it to that task's log.
 """
@@ -33,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_LIMIT_MAX
 from airflow_provider_sixtyfour.protocol.errors import (
@@ -113,36 +118,49 @@ class DeadlineReached:
     """Put on the queue by the subscriber's own timer (never by the poller) when its deadline is due."""
 
 
+@dataclass(frozen=True)
+class Listed:
+    """One cycle's run list (every status), cut to the runs of a :class:`ListSubscription`'s workflows.
+
+    :param records: the listed runs of those workflows, newest ``queued_at`` first.
+    :param complete: the list held every run of the organisation (it was not cut at its limit).
+    :param oldest_queued: the oldest ``queued_at`` in the whole list: when not ``complete``, a run
+        queued before it may be missing.
+    """
+
+    records: tuple[RunRecord, ...]
+    complete: bool
+    oldest_queued: datetime | None
+
+
 Update = Progress | Finished | Failed | Retrying | DeadlineReached
+ListUpdate = Listed | Failed | Retrying
+U = TypeVar("U", Update, ListUpdate)
 
 
-class Subscription:
-    """One trigger's interest in one run: the poller :meth:`put` s :data:`Update` items, the trigger :meth:`get` s them.
+class _Mailbox(Generic[U]):
+    """Where the poller :meth:`put` s :data:`Update` items and a trigger :meth:`get` s them.
 
     Lighter than an ``asyncio.Queue`` (a deque and, while waiting, one future): a triggerer may hold
     thousands, and every object they keep alive lengthens the garbage collector's pauses.
-
-    :param job_id: the run watched.
-    :param interval: the poll interval the trigger asked for; the poller cycles at the shortest one.
     """
 
-    __slots__ = ("_pending", "_poller", "_waiter", "closed", "interval", "job_id")
+    __slots__ = ("_pending", "_poller", "_waiter", "closed", "interval")
 
-    def __init__(self, job_id: str, interval: float) -> None:
-        self.job_id = job_id
+    def __init__(self, interval: float) -> None:
         self.interval = interval
         self.closed = False
-        self._pending: deque[Update] = deque()
+        self._pending: deque[U] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._poller: RunPoller | None = None
 
-    def put(self, update: Update) -> None:
+    def put(self, update: U) -> None:
         """Hand an update to the subscriber (never blocks)."""
         self._pending.append(update)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def get(self) -> Update:
+    async def get(self) -> U:
         """The next update, waiting for one if none is pending."""
         while not self._pending:
             self._waiter = asyncio.get_running_loop().create_future()
@@ -160,6 +178,34 @@ class Subscription:
         self._pending.clear()
         if self._poller is not None:
             self._poller.remove(self)
+
+
+class Subscription(_Mailbox[Update]):
+    """One trigger's interest in one run.
+
+    :param job_id: the run watched.
+    :param interval: the poll interval the trigger asked for; the poller cycles at the shortest one.
+    """
+
+    __slots__ = ("job_id",)
+
+    def __init__(self, job_id: str, interval: float) -> None:
+        super().__init__(interval)
+        self.job_id = job_id
+
+
+class ListSubscription(_Mailbox[ListUpdate]):
+    """A run-event watcher's interest in every run of some workflows: it gets one :class:`Listed` per cycle.
+
+    :param workflow_ids: the workflows whose runs it gets.
+    :param interval: the poll interval the watcher asked for; the poller cycles at the shortest one.
+    """
+
+    __slots__ = ("workflow_ids",)
+
+    def __init__(self, workflow_ids: Iterable[str], interval: float) -> None:
+        super().__init__(interval)
+        self.workflow_ids = frozenset(workflow_ids)
 
 
 @dataclass(slots=True)
@@ -234,6 +280,7 @@ class RunPoller:
         self.key = key
         self._on_stop = on_stop
         self._subscriptions: set[Subscription] = set()
+        self._listeners: set[ListSubscription] = set()
         self._runs: dict[str, _RunState] = {}  # the runs still polled
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
@@ -258,21 +305,37 @@ class RunPoller:
         if state is None:
             state = self._runs[job_id] = _RunState(job_id)
         state.subscriptions.add(sub)
+        self._start()
+        return sub
+
+    def subscribe_list(self, workflow_ids: Iterable[str], interval: float) -> ListSubscription:
+        """Get every cycle's run list, cut to ``workflow_ids``; starts the polling task if needed."""
+        if self._stopped:
+            raise RuntimeError("this poller has stopped; get a fresh one from subscribe_runs_list()")
+        sub = ListSubscription(workflow_ids, interval)
+        sub._poller = self
+        self._listeners.add(sub)
+        self._start()
+        return sub
+
+    def _start(self) -> None:
         if self._task is None:
             # A fresh context: the task must not inherit the first trigger's logging context, or
             # Airflow would write the poller's own lines into that one task's log.
             self._task = contextvars.Context().run(asyncio.get_running_loop().create_task, self._run())
-        return sub
 
-    def remove(self, sub: Subscription) -> None:
+    def remove(self, sub: _Mailbox[Any]) -> None:
         """Drop a subscription; stops the poller when none is left."""
-        self._subscriptions.discard(sub)
-        state = self._runs.get(sub.job_id)
-        if state is not None:
-            state.subscriptions.discard(sub)
-            if not state.subscriptions:
-                del self._runs[sub.job_id]
-        if not self._subscriptions:
+        if isinstance(sub, ListSubscription):
+            self._listeners.discard(sub)
+        elif isinstance(sub, Subscription):
+            self._subscriptions.discard(sub)
+            state = self._runs.get(sub.job_id)
+            if state is not None:
+                state.subscriptions.discard(sub)
+                if not state.subscriptions:
+                    del self._runs[sub.job_id]
+        if not self._subscriptions and not self._listeners:
             self._stop()
 
     def _stop(self) -> None:
@@ -285,7 +348,8 @@ class RunPoller:
             self._task.cancel()
 
     def _interval(self) -> float:
-        return min((sub.interval for sub in self._subscriptions), default=5.0)
+        intervals = [sub.interval for sub in self._subscriptions] + [sub.interval for sub in self._listeners]
+        return min(intervals, default=5.0)
 
     async def _run(self) -> None:
         try:
@@ -296,7 +360,7 @@ class RunPoller:
                     started = time.monotonic()
                     interval = self._interval()
                     wait = interval
-                    if self._runs:
+                    if self._runs or self._listeners:
                         try:
                             await self._poll(hook)
                             self._failures = 0
@@ -314,6 +378,12 @@ class RunPoller:
         for state in list(self._runs.values()):
             state.send(Failed(err))
         self._runs.clear()
+        self._fail_listeners(err)
+
+    def _fail_listeners(self, err: BaseException) -> None:
+        for sub in list(self._listeners):
+            sub.put(Failed(err))
+        self._listeners.clear()
 
     def _after_failure(self, err: Exception, interval: float) -> float:
         """Decide what a failed cycle means; returns the wait before the next one."""
@@ -329,6 +399,8 @@ class RunPoller:
             )
             for state in self._runs.values():
                 state.send(Retrying(err, wait))
+            for sub in self._listeners:
+                sub.put(Retrying(err, wait))
             return wait
         if isinstance(err, SixtyfourApiError) and err.status_code != 401 and not self._direct_only:
             # The list endpoint is refused (403 feature, 404, 422) while per-run status may still work:
@@ -339,6 +411,7 @@ class RunPoller:
                 err,
             )
             self._direct_only = True
+            self._fail_listeners(err)  # a watcher has nothing to fall back on: it needs the list
             return 0.0
         if not isinstance(err, SixtyfourError):
             log.error("Sixtyfour status poller for connection %r failed", self.key.conn_id, exc_info=err)
@@ -347,13 +420,22 @@ class RunPoller:
 
     async def _poll(self, hook: SixtyfourAsyncHook) -> None:
         runs = list(self._runs.values())
-        if self._direct_only or len(runs) <= DIRECT_MAX_RUNS:
+        listing: _Listing | None = None
+        if self._listeners and not self._direct_only:
+            listing = await self._list(hook, None, status=None)
+            self._announce(listing)
+        if not runs:
+            return
+        if self._direct_only or (listing is None and len(runs) <= DIRECT_MAX_RUNS):
             await self._fetch_live(hook, runs)
             return
-        listing = await self._list(hook, None)
-        seen: dict[str, RunRecord] = {r.job_id: r for r in listing.records}
+        if listing is None:
+            listing = await self._list(hook, None)
+        # A list of every status (for watchers) also names runs that ended: those have left.
+        listed = {r.job_id for r in listing.records}
+        seen: dict[str, RunRecord] = {r.job_id: r for r in listing.records if r.status.is_active}
         self._learn(listing.records)
-        unresolved = [s for s in runs if s.job_id not in seen and not listing.proves_absent(s)]
+        unresolved = [s for s in runs if s.job_id not in listed and not listing.proves_absent(s)]
         if unresolved:
             for extra in await self._workflow_listings(hook, unresolved, runs):
                 self._learn(extra.records)
@@ -371,9 +453,15 @@ class RunPoller:
         progress = sorted(due, key=lambda s: s.last_live_cycle)[:PROGRESS_CALLS_PER_CYCLE]
         await self._fetch_live(hook, [*left, *fallback, *progress])
 
-    async def _list(self, hook: SixtyfourAsyncHook, workflow_id: str | None) -> _Listing:
-        records = await hook.list_runs(status="active", workflow_id=workflow_id, limit=LIST_LIMIT_MAX)
+    async def _list(self, hook: SixtyfourAsyncHook, workflow_id: str | None, status: str | None = "active") -> _Listing:
+        records = await hook.list_runs(status=status, workflow_id=workflow_id, limit=LIST_LIMIT_MAX)
         return _Listing(records, LIST_LIMIT_MAX, workflow_id)
+
+    def _announce(self, listing: _Listing) -> None:
+        """Hand each watcher the runs of its workflows in this cycle's list of every status."""
+        for sub in self._listeners:
+            records = tuple(r for r in listing.records if r.workflow_id in sub.workflow_ids)
+            sub.put(Listed(records, listing.complete, listing.oldest_queued))
 
     async def _workflow_listings(
         self, hook: SixtyfourAsyncHook, unresolved: list[_RunState], runs: list[_RunState]
@@ -512,12 +600,9 @@ def _failed(task: asyncio.Task[str]) -> bool:
     return task.cancelled() or task.exception() is not None
 
 
-async def subscribe_run(conn_id: str, job_id: str, interval: float) -> Subscription:
-    """Watch ``job_id`` through the shared poller of ``conn_id`` in the running event loop.
-
-    Reads the connection without blocking the loop (to tell a changed key from the old one), joins
-    the poller for that connection, or starts one. Raises what reading the connection raises.
-    """
+async def _poller_for(conn_id: str) -> RunPoller:
+    """The running event loop's poller of ``conn_id`` (reading the connection without blocking the loop,
+    to tell a changed key from the old one), started if there is none. Raises what reading it raises."""
     entry = _loop_pollers(asyncio.get_running_loop())
     fingerprint = await _fingerprint(entry, conn_id)
     key = PollerKey(conn_id, fingerprint)
@@ -525,7 +610,17 @@ async def subscribe_run(conn_id: str, job_id: str, interval: float) -> Subscript
         poller = entry.pollers.get(key)
         if poller is None or poller.stopped:
             poller = entry.pollers[key] = RunPoller(key, on_stop=entry.forget)
-    return poller.subscribe(job_id, interval)
+    return poller
+
+
+async def subscribe_run(conn_id: str, job_id: str, interval: float) -> Subscription:
+    """Watch ``job_id`` through the shared poller of ``conn_id`` in the running event loop."""
+    return (await _poller_for(conn_id)).subscribe(job_id, interval)
+
+
+async def subscribe_runs_list(conn_id: str, workflow_ids: Iterable[str], interval: float) -> ListSubscription:
+    """Get the runs of ``workflow_ids`` (every status) from each cycle of the shared poller of ``conn_id``."""
+    return (await _poller_for(conn_id)).subscribe_list(workflow_ids, interval)
 
 
 def active_pollers() -> list[RunPoller]:

@@ -209,3 +209,9 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
             await asyncio.wait_for(cancel(), ON_KILL_TIMEOUT)
         except Exception as err:
             self.log.warning("Task killed, but cancelling Sixtyfour run %s failed: %s", self.job_id, err)
+
+
+# The run-event watcher lives in its own module; it imports from here, as users do.
+from airflow_provider_sixtyfour.triggers.run_events import SixtyfourWorkflowRunEventTrigger  # noqa: E402
+
+__all__ = ["SixtyfourWorkflowRunEventTrigger", "SixtyfourWorkflowRunTrigger"]
