@@ -20,6 +20,7 @@ PUBLIC_CLASSES = {
     "SixtyfourCancelRunOperator": "airflow_provider_sixtyfour.operators.sixtyfour",
     "SixtyfourWorkflowRunSensor": "airflow_provider_sixtyfour.sensors.sixtyfour",
     "SixtyfourWorkflowRunTrigger": "airflow_provider_sixtyfour.triggers.sixtyfour",
+    "SixtyfourWorkflowRunEventTrigger": "airflow_provider_sixtyfour.triggers.sixtyfour",
 }
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,48 @@ def test_read_csv_workflow_uploads_and_lands_in_one_task(
 def test_on_new_results_runs(airflow_cli: AirflowCli, examples: dict[str, str]) -> None:
     proc = airflow_cli.run("dags", "test", "sixtyfour_on_new_results", DS, extra_env=examples)
     assert proc.returncode == 0, proc.stdout[-6000:]
+
+
+def test_on_run_completed_lands_and_loads_a_run_started_outside_airflow(
+    airflow_cli: AirflowCli, examples: dict[str, str], emulator: Any, sixtyfour_conn: str, tmp_path: Path
+) -> None:
+    """Run by hand with the run's job id in its conf, as the watcher's event would name it."""
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+    from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+
+    rows = [{"name": f"Lead {i}", "note": f"two\nlines {i}"} for i in range(7)]
+    with SixtyfourHook(sixtyfour_conn) as hook:
+        job_id = hook.run_workflow("wf-demo-webhook", rows).job_id
+        deadline = time.monotonic() + 60
+        while hook.get_live_status(job_id).status is not RunStatus.COMPLETED:
+            assert time.monotonic() < deadline, "the run did not complete"
+            time.sleep(0.2)
+
+    proc = airflow_cli.run(
+        "dags", "test", "sixtyfour_on_run_completed", DS, "--conf", json.dumps({"job_id": job_id}),
+        extra_env=examples, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-6000:]
+
+    folder = tmp_path / "results" / "runs" / job_id
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "block_01_webhook.csv",
+        "block_02_enrich_lead.csv",
+        "block_03_find_email.csv",
+    ]
+    with sqlite3.connect(tmp_path / "wh.db") as db:
+        loaded = db.execute(
+            'SELECT job_id, row_number, data FROM "sixtyfour_run_results" ORDER BY row_number'
+        ).fetchall()
+    assert [(j, n) for j, n, _ in loaded] == [(job_id, n) for n in range(1, 8)]
+    assert [json.loads(data)["note"] for _, _, data in loaded] == [row["note"] for row in rows]
+    assert emulator.runs_started() == 1
+    _no_secrets(airflow_cli, proc.stdout)
+
+
+def test_on_run_completed_without_a_triggering_run_lands_nothing(
+    airflow_cli: AirflowCli, examples: dict[str, str]
+) -> None:
+    proc = airflow_cli.run("dags", "test", "sixtyfour_on_run_completed", DS, extra_env=examples)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "Landing the results of Sixtyfour runs (none)" in proc.stdout + airflow_cli.all_logs()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
+from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunEventTrigger, SixtyfourWorkflowRunTrigger
 
 JOB_ID = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
 CLASSPATH = "airflow_provider_sixtyfour.triggers.sixtyfour.SixtyfourWorkflowRunTrigger"
@@ -90,3 +90,87 @@ def test_repr_shows_the_serialised_kwargs_only() -> None:
 def test_bad_arguments_are_refused_with_the_parameter_named(kwargs: dict[str, object], expected: str) -> None:
     with pytest.raises(SixtyfourInputError, match=expected):
         SixtyfourWorkflowRunTrigger(**kwargs)  # type: ignore[arg-type]
+
+
+# ---- the run-event watcher --------------------------------------------------------------------------
+
+EVENT_CLASSPATH = "airflow_provider_sixtyfour.triggers.sixtyfour.SixtyfourWorkflowRunEventTrigger"
+
+
+def test_event_trigger_serializes_plain_json_and_round_trips_through_a_fresh_process() -> None:
+    trigger = SixtyfourWorkflowRunEventTrigger(
+        workflow_id=["wf-a", "wf-b"], statuses=("failed", "canceled"), poll_interval=12, sixtyfour_conn_id="my_conn"
+    )
+    serialized = trigger.serialize()
+    assert serialized == (
+        EVENT_CLASSPATH,
+        {
+            "workflow_id": ["wf-a", "wf-b"],
+            "statuses": ["cancelled", "failed"],
+            "poll_interval": 12.0,
+            "sixtyfour_conn_id": "my_conn",
+        },
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", REBUILD],
+        input=json.dumps(serialized),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tuple(json.loads(proc.stdout.strip().splitlines()[-1])) == (serialized[0], serialized[1])
+
+
+def test_event_trigger_defaults_and_one_workflow_serialize_as_given() -> None:
+    _, kwargs = SixtyfourWorkflowRunEventTrigger(workflow_id=" wf-a ").serialize()
+    assert kwargs == {
+        "workflow_id": "wf-a",
+        "statuses": ["completed"],
+        "poll_interval": 30.0,
+        "sixtyfour_conn_id": "sixtyfour_default",
+    }
+
+
+def test_event_trigger_is_an_event_trigger_airflow_can_hash_on_airflow_3() -> None:
+    base = pytest.importorskip("airflow.triggers.base")
+    if not hasattr(base, "BaseEventTrigger"):
+        pytest.skip("Airflow 2 has no BaseEventTrigger (nor AssetWatcher)")
+    trigger = SixtyfourWorkflowRunEventTrigger(workflow_id="wf-a")
+    assert isinstance(trigger, base.BaseEventTrigger)
+    # What Airflow keys a watcher's trigger row on: the same arguments give the same trigger.
+    same = SixtyfourWorkflowRunEventTrigger(workflow_id="wf-a")
+    assert base.BaseEventTrigger.hash(*trigger.serialize()) == base.BaseEventTrigger.hash(*same.serialize())
+    other = SixtyfourWorkflowRunEventTrigger(workflow_id="wf-b")
+    assert base.BaseEventTrigger.hash(*trigger.serialize()) != base.BaseEventTrigger.hash(*other.serialize())
+
+
+def test_event_trigger_state_key_is_per_connection_and_workflows_and_hides_nothing_secret() -> None:
+    one = SixtyfourWorkflowRunEventTrigger(workflow_id=["wf-a", "wf-b"])
+    assert (
+        one.state_key == SixtyfourWorkflowRunEventTrigger(workflow_id=["wf-b", "wf-a"], statuses=["failed"]).state_key
+    )
+    assert one.state_key != SixtyfourWorkflowRunEventTrigger(workflow_id=["wf-a"]).state_key
+    assert (
+        one.state_key != SixtyfourWorkflowRunEventTrigger(workflow_id=["wf-a", "wf-b"], sixtyfour_conn_id="c").state_key
+    )
+    assert one.state_key.startswith("sixtyfour_run_ends:")
+    assert len(one.state_key) < 512
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"workflow_id": ""}, "workflow_id"),
+        ({"workflow_id": []}, "workflow_id"),
+        ({"workflow_id": ["wf-a", 3]}, "workflow_id"),
+        ({"workflow_id": "wf-a", "statuses": ["running"]}, "not an end status"),
+        ({"workflow_id": "wf-a", "statuses": []}, "statuses"),
+        ({"workflow_id": "wf-a", "poll_interval": -1}, "poll_interval"),
+        ({"workflow_id": "wf-a", "sixtyfour_conn_id": None}, "sixtyfour_conn_id"),
+    ],
+)
+def test_event_trigger_refuses_bad_arguments_naming_them(kwargs: dict[str, object], expected: str) -> None:
+    with pytest.raises(SixtyfourInputError, match=expected):
+        SixtyfourWorkflowRunEventTrigger(**kwargs)  # type: ignore[arg-type]
