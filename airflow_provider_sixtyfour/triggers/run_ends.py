@@ -142,6 +142,23 @@ class RunEndTracker:
         found.sort(key=lambda item: (item[0], item[1].job_id))
         return [record for _, record in found]
 
+    def out_of_window(self, complete: bool, oldest_queued: datetime | None) -> list[RunRecord]:
+        """Forget and return the runs seen active that a list cut at its limit can no longer show.
+
+        A list holds the newest runs by ``queued_at``; when it was cut (not ``complete``), a run queued
+        at or before its oldest entry may be missing, so its end may never be seen.
+        """
+        if complete:
+            return []
+        lost = [
+            run
+            for run in self._active.values()
+            if oldest_queued is None or run.queued_at is None or _utc(run.queued_at) <= _utc(oldest_queued)
+        ]
+        for run in lost:
+            del self._active[run.job_id]
+        return lost
+
     @property
     def active_runs(self) -> dict[str, RunRecord]:
         """The runs of the watched workflows last seen queued or running, by job id."""

@@ -12,6 +12,7 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.protocol.endpoints import LIST_LIMIT_MAX
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.triggers.poller import Failed, Retrying, subscribe_runs_list
@@ -152,6 +153,14 @@ class SixtyfourWorkflowRunEventTrigger(BaseEventTrigger):
                         "Sixtyfour run %s of workflow %s ended %s", record.job_id, record.workflow_id, payload["status"]
                     )
                     yield TriggerEvent(payload)
+                for lost in tracker.out_of_window(update.complete, update.oldest_queued):
+                    self.log.warning(
+                        "Sixtyfour run %s of workflow %s fell out of the run list (the %d newest runs) before it "
+                        "ended: its end will not be announced",
+                        lost.job_id,
+                        lost.workflow_id,
+                        LIST_LIMIT_MAX,
+                    )
                 if watermark.to_json() != before:
                     await self._save_watermark(watermark)
         finally:

@@ -197,3 +197,17 @@ def test_metrics_summary_keeps_a_bounded_number_of_scalars() -> None:
     summary = metrics_summary(run)
     assert len(summary) == 2 + 32
     assert all(len(v) == 200 for k, v in summary.items() if k.startswith("m"))
+
+
+def test_runs_a_cut_list_can_no_longer_show_are_given_up_and_named() -> None:
+    t = tracker()
+    old = RunRecord.from_api(
+        {"job_id": "old", "workflow_id": "wf-a", "status": "running", "queued_at": "2026-11-01T00:00:00+00:00"}
+    )
+    recent = record("recent", "queued")
+    t.observe([old, recent], START)
+    assert t.out_of_window(complete=True, oldest_queued=None) == []
+    oldest = START - timedelta(days=1)
+    assert ids(t.out_of_window(complete=False, oldest_queued=oldest)) == ["old"]
+    assert set(t.active_runs) == {"recent"}
+    assert ids(t.out_of_window(complete=False, oldest_queued=None)) == ["recent"]
