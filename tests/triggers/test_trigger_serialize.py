@@ -26,6 +26,21 @@ print(json.dumps(cls(**kwargs).serialize()))
 """
 
 
+def rebuilt_in_a_fresh_process(serialized: tuple[str, dict[str, object]]) -> tuple[str, dict[str, object]]:
+    """What a fresh interpreter serializes after rebuilding the trigger from ``serialized``, as a triggerer does."""
+    proc = subprocess.run(
+        [sys.executable, "-c", REBUILD],
+        input=json.dumps(serialized),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    classpath, kwargs = json.loads(proc.stdout.strip().splitlines()[-1])
+    return classpath, kwargs
+
+
 def test_serialize_is_plain_json_with_exactly_the_documented_kwargs() -> None:
     deadline = time.time() + 3600
     trigger = SixtyfourWorkflowRunTrigger(
@@ -58,16 +73,7 @@ def test_defaults_serialise_too() -> None:
 def test_round_trip_through_a_fresh_process() -> None:
     trigger = SixtyfourWorkflowRunTrigger(job_id=JOB_ID, poll_interval=6.5, deadline=1_900_000_000.25)
     serialized = trigger.serialize()
-    proc = subprocess.run(
-        [sys.executable, "-c", REBUILD],
-        input=json.dumps(serialized),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert tuple(json.loads(proc.stdout.strip().splitlines()[-1])) == (serialized[0], serialized[1])
+    assert rebuilt_in_a_fresh_process(serialized) == serialized
 
 
 def test_repr_shows_the_serialised_kwargs_only() -> None:
@@ -111,16 +117,7 @@ def test_event_trigger_serializes_plain_json_and_round_trips_through_a_fresh_pro
             "sixtyfour_conn_id": "my_conn",
         },
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", REBUILD],
-        input=json.dumps(serialized),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert tuple(json.loads(proc.stdout.strip().splitlines()[-1])) == (serialized[0], serialized[1])
+    assert rebuilt_in_a_fresh_process(serialized) == serialized
 
 
 def test_event_trigger_defaults_and_one_workflow_serialize_as_given() -> None:
