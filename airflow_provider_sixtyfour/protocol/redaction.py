@@ -7,17 +7,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without its query string and fragment (where signatures live).
+    """Return ``url`` without its query string and fragment (where signatures live), nor ``user:password@``.
 
-    ``https://storage.example/b/file.csv?X-Signature=abc`` becomes ``https://storage.example/b/file.csv?<redacted>``.
+    ``https://storage.example/b/file.csv?X-Signature=abc`` becomes ``https://storage.example/b/file.csv?<redacted>``;
+    ``https://user:pw@storage.example/b/file.csv`` becomes ``https://storage.example/b/file.csv``.
     """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable url>"
-    if not parts.query and not parts.fragment:
-        return url
     netloc = parts.netloc.rsplit("@", 1)[-1]
+    if not parts.query and not parts.fragment:
+        return url if netloc == parts.netloc else urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + "?<redacted>"
 
 

@@ -15,6 +15,8 @@ from airflow_provider_sixtyfour.protocol.redaction import redact_url, url_host
         ("https://user:pw@s.example/b/f.csv?sig=abc", "https://s.example/b/f.csv?<redacted>"),
         ("https://s.example/b/f.csv#token=abc", "https://s.example/b/f.csv?<redacted>"),
         ("https://s.example/b/f.csv", "https://s.example/b/f.csv"),
+        ("https://user:pw@s.example/b/f.csv", "https://s.example/b/f.csv"),
+        ("https://token@s.example:8443/b/f.csv", "https://s.example:8443/b/f.csv"),
         ("/workflows/runs", "/workflows/runs"),
     ],
 )
