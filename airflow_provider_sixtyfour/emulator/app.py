@@ -44,6 +44,7 @@ from airflow_provider_sixtyfour.protocol.endpoints import (
     RESOURCE_HANDLE_SPEC_KEY,
     RESULT_FORMATS,
     RUN_WORKFLOW,
+    SAVE_JSON_FORMATS,
     UPLOAD_CSV,
     UPLOAD_FIELD_NAME,
     UPLOAD_HANDLE_KEY,
@@ -427,9 +428,10 @@ class EmulatorRoutes:
                 "value_error",
                 fmt,
             )
-        if fmt == "json" and not run.save_json:
+        if fmt in SAVE_JSON_FORMATS and not run.save_json:
             raise detail_error(
-                400, "JSON results are not available for this run: start the run with save_json=true to get them"
+                400,
+                f"{fmt.upper()} results are not available for this run: start the run with save_json=true to get them",
             )
         now = time.time()
         files = run.result_files(now, fmt, run.spec.result_bytes)

@@ -18,6 +18,7 @@ from airflow_provider_sixtyfour.emulator.specs import WorkflowSpec
 from airflow_provider_sixtyfour.emulator.state import Store
 from airflow_provider_sixtyfour.emulator.stats import Stats, key_label
 from airflow_provider_sixtyfour.emulator.webhook_settings import WebhookSettings
+from airflow_provider_sixtyfour.protocol.endpoints import RESULT_FORMATS, SAVE_JSON_FORMATS
 
 DEFAULT_ORG = "org-emulator"
 DEFAULT_CREDIT_BALANCE = 1_000_000.0
@@ -146,7 +147,7 @@ class EmulatorCore:
         if run is None:
             return None
         fmt = filename.rsplit(".", 1)[-1] if "." in filename else ""
-        if fmt not in ("csv", "json") or (fmt == "json" and not run.save_json):
+        if fmt not in RESULT_FORMATS or (fmt in SAVE_JSON_FORMATS and not run.save_json):
             return None
         now = time.time() if now is None else now
         for file in run.result_files(now, fmt, run.spec.result_bytes):

@@ -1,4 +1,4 @@
-"""Result files, generated as a stream: deterministic CSV (or JSON) of any exact size.
+"""Result files, generated as a stream: deterministic CSV (or JSON, or NDJSON) of any exact size.
 
 A file is the header, the natural rows (input rows with each block's enrichment columns), and, when
 ``result_bytes`` asks for a bigger file, synthetic padding rows. Padding rows all have the same
@@ -27,7 +27,7 @@ _PAD_ROW_MIN = 256
 _FILLER = "synthetic padding row to reach the configured result size " * 8
 INLINE_RESULTS_MAX_ROWS = 20
 
-CONTENT_TYPES = {"csv": "text/csv", "json": "application/json"}
+CONTENT_TYPES = {"csv": "text/csv", "json": "application/json", "ndjson": "application/x-ndjson"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +102,9 @@ def _iter_base(file: ResultFile) -> Iterator[bytes]:
     if file.fmt == "json":
         yield from _iter_json(file)
         return
+    if file.fmt == "ndjson":
+        yield from _iter_ndjson(file)
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(file.columns())
@@ -130,6 +133,22 @@ def _iter_json(file: ResultFile) -> Iterator[bytes]:
             parts, size = [], 0
     parts.append("]")
     yield "".join(parts).encode()
+
+
+def _iter_ndjson(file: ResultFile) -> Iterator[bytes]:
+    """One JSON object a line, each line ended by a newline (no header, no enclosing list)."""
+    columns = file.columns()
+    parts: list[str] = []
+    size = 0
+    for record in file.iter_records():
+        text = json.dumps(dict(zip(columns, record, strict=True)), ensure_ascii=False) + "\n"
+        parts.append(text)
+        size += len(text)
+        if size >= _BASE_FLUSH_BYTES:
+            yield "".join(parts).encode()
+            parts, size = [], 0
+    if parts:
+        yield "".join(parts).encode()
 
 
 class _PadCycle:

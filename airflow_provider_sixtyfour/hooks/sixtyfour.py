@@ -196,7 +196,8 @@ class SixtyfourHook(BaseHook):
         """Signed links to a run's result files, one per block; the final output has the highest ``block_number``.
 
         :param job_id: the run's id.
-        :param format: ``csv``, or ``json`` for runs started with ``save_json=True``.
+        :param format: ``csv``, or ``json`` or ``ndjson`` (one JSON object a line) for runs started with
+            ``save_json=True``.
         """
         return self.transport.request(endpoints.get_download_links(job_id, format))
 

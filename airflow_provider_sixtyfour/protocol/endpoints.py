@@ -61,7 +61,16 @@ UPLOAD_HANDLE_KEY = "handle_id"
 RESOURCE_HANDLE_SPEC_KEY = "resource_handle_id"
 
 LIST_LIMIT_MAX = 500
-RESULT_FORMATS = ("csv", "json")
+#: The ``format`` values of download links; every one but ``csv`` needs a run started with ``save_json=true``.
+RESULT_FORMATS = ("csv", "json", "ndjson")
+SAVE_JSON_FORMATS = frozenset({"json", "ndjson"})
+
+
+def check_result_format(format: object) -> str:
+    """``format`` if download links take it; raises :class:`SixtyfourInputError` naming the choices otherwise."""
+    if not isinstance(format, str) or format not in RESULT_FORMATS:
+        raise SixtyfourInputError(f"format must be one of {list(RESULT_FORMATS)}, got {format!r}")
+    return format
 
 
 @dataclass(frozen=True)
@@ -240,8 +249,7 @@ def cancel_run(job_id: str) -> ApiCall[CancelResult]:
 def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[DownloadLink]]:
     """``GET /workflows/runs/{run_id}/results/download-links``: one signed link per result file."""
     run_id = _validate_job_id(job_id)
-    if format not in RESULT_FORMATS:
-        raise SixtyfourInputError(f"format must be one of {list(RESULT_FORMATS)}, got {format!r}")
+    format = check_result_format(format)
     return ApiCall(
         method="GET",
         route=DOWNLOAD_LINKS,

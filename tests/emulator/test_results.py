@@ -156,6 +156,29 @@ def test_json_results_need_save_json(api: Api) -> None:
     assert json_links[-1]["content_type"] == "application/json"
 
 
+def test_ndjson_results_hold_one_record_a_line_and_need_save_json(api: Api) -> None:
+    plain = _finished_run(api)
+    answer = api.get(f"/workflows/runs/{plain}/results/download-links", params={"format": "ndjson"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("NDJSON results are not available for this run")
+    assert "save_json=true" in answer.json()["detail"]
+
+    job_id = _finished_run(api, save_json=True)
+    links = api.links(job_id, "ndjson")
+    csv_links = api.links(job_id, "csv")
+    assert [link["filename"] for link in links] == [link["filename"].replace(".csv", ".ndjson") for link in csv_links]
+    for link, csv_link in zip(links, csv_links, strict=True):
+        body = requests.get(link["download_url"], timeout=30).content
+        assert link["content_type"] == "application/x-ndjson"
+        assert link["file_size"] == len(body)
+        lines = body.decode().split("\n")
+        # Every record on its own line (a newline inside a value is escaped), the last one ended too.
+        assert lines[-1] == ""
+        csv_rows = _rows(requests.get(csv_link["download_url"], timeout=30).content)
+        assert [json.loads(line) for line in lines[:-1]] == [dict(zip(csv_rows[0], r, strict=True)) for r in csv_rows[1:]]
+        assert link["row_count"] == len(lines) - 1 == len(LEADS)
+
+
 def test_small_files_carry_inline_results(api: Api) -> None:
     job_id = _finished_run(api)
     link = api.links(job_id)[-1]
