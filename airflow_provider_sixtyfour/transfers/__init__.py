@@ -17,10 +17,12 @@ from airflow_provider_sixtyfour.transfers.errors import (
     SixtyfourDestinationMissingError,
     SixtyfourDownloadError,
     SixtyfourNoResultFilesError,
+    SixtyfourResultNameError,
     SixtyfourResultsNotReadyError,
     SixtyfourTargetExistsError,
 )
-from airflow_provider_sixtyfour.transfers.landing import DownloadOptions, ResultsApi, land_results
+from airflow_provider_sixtyfour.transfers.landing import ResultsApi, land_results
+from airflow_provider_sixtyfour.transfers.options import DownloadOptions
 from airflow_provider_sixtyfour.transfers.records import LandedFile
 from airflow_provider_sixtyfour.transfers.selection import FileSelection
 from airflow_provider_sixtyfour.transfers.streaming import DownloadAborted
@@ -35,6 +37,7 @@ __all__ = [
     "SixtyfourDestinationMissingError",
     "SixtyfourDownloadError",
     "SixtyfourNoResultFilesError",
+    "SixtyfourResultNameError",
     "SixtyfourResultsNotReadyError",
     "SixtyfourTargetExistsError",
     "land_results",

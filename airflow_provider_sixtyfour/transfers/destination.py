@@ -2,7 +2,7 @@
 
 A target becomes visible only complete. Three ways, chosen by the store:
 
-- local files (``file://``): write ``.<name>.partial-<id>`` beside the target (optionally fsync it),
+- local files (``file://``): write ``.partial-<id>`` beside the target (optionally fsync it),
   then rename (``os.replace``), or hard-link for an exclusive create when ``overwrite`` is False;
 - object stores whose uploads appear only when completed (S3, GCS): write the final key through
   fsspec's buffered writer (a multipart or resumable upload) and abort the upload on failure;
@@ -17,19 +17,20 @@ import contextlib
 import logging
 import os
 import posixpath
-import uuid
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.transfers.errors import (
     SixtyfourDestinationError,
     SixtyfourDestinationMissingError,
-    SixtyfourTargetExistsError,
 )
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
+
+    from airflow_provider_sixtyfour.transfers.sinks import Sink
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +40,11 @@ COMMIT_ON_CLOSE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs"})
 #: Stores where fsspec's ``"xb"`` mode is a conditional write (``If-None-Match: *``).
 EXCLUSIVE_CREATE_PROTOCOLS = frozenset({"s3", "s3a"})
 
-PARTIAL_MARKER = ".partial-"
+#: The longest file name a local filesystem takes (UTF-8 bytes), and the longest key of an object store.
+LOCAL_NAME_MAX_BYTES = 255
+OBJECT_KEY_MAX_BYTES = 1024
 
-
-def partial_name(filename: str) -> str:
-    """The temporary sibling a file is written to before it is moved into place."""
-    return f".{filename}{PARTIAL_MARKER}{uuid.uuid4().hex[:12]}"
-
-
-class Sink(Protocol):
-    """An open target being written; ``commit`` publishes it, ``abort`` removes every trace."""
-
-    def write(self, data: bytes | memoryview) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def abort(self) -> None: ...
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -80,6 +70,13 @@ class Destination:
     def bucket(self) -> str:
         """The bucket (container) of an object store; empty for local folders."""
         return "" if self.is_local else self.root.split("/", 1)[0]
+
+    def max_name_bytes(self) -> int:
+        """The longest file name (UTF-8 bytes) a target in this folder may have."""
+        if self.is_local:
+            return LOCAL_NAME_MAX_BYTES
+        key = self.root.split("/", 1)[1] if "/" in self.root else ""
+        return max(0, OBJECT_KEY_MAX_BYTES - len(key.encode("utf-8")) - 1)
 
     def target(self, filename: str) -> str:
         """The filesystem path of ``filename`` inside this folder."""
@@ -163,6 +160,8 @@ class Destination:
         :param exclusive: use the store's exclusive create (hard link, ``If-None-Match``) when not
             overwriting; turn off for S3-compatible stores that reject conditional writes.
         """
+        from airflow_provider_sixtyfour.transfers.sinks import CommitOnCloseSink, LocalSink, TempMoveSink
+
         target = self.target(filename)
         if self.is_local:
             return LocalSink(target, overwrite=overwrite, fsync=fsync, exclusive=exclusive)
@@ -192,6 +191,8 @@ def resolve_destination(destination: object, conn_id: str | None = None) -> Dest
             )
         if "://" not in text:
             text = os.path.abspath(os.path.expanduser(text))
+        else:
+            check_destination_uri(text)
         try:
             # Airflow 2 would let an explicit conn_id=None win over one written in the URI.
             path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
@@ -214,9 +215,29 @@ def resolve_destination(destination: object, conn_id: str | None = None) -> Dest
     if protocol in LOCAL_PROTOCOLS:
         root = os.path.abspath(root or "/")
         protocol = "file"
-    elif not root:
+    elif not root or ":" in root.split("/", 1)[0]:
+        # ObjectStoragePath("s3://") reads "s3:" as the bucket; no bucket name holds a colon.
         raise SixtyfourInputError(f"destination {destination!s} names no bucket: use {protocol}://BUCKET/prefix/")
     return Destination(fs=fs, protocol=protocol, root=root, conn_id=path_conn_id)
+
+
+def check_destination_uri(text: str) -> None:
+    """Refuse a URI that names no folder: a bare ``file://`` (it would mean the worker's working
+    directory) or an object store without a bucket (``s3://`` would name a bucket ``s3:``)."""
+    match = _SCHEME.match(text.strip())
+    if match is None:
+        return
+    scheme, rest = match.group(1).lower(), match.group(2)
+    if scheme in LOCAL_PROTOCOLS:
+        if not rest.strip():
+            raise SixtyfourInputError(
+                f"destination {text!r} names no folder (a bare file:// would be the worker's working directory): "
+                "use an absolute path such as 'file:///data/sixtyfour/'"
+            )
+        return
+    bucket = rest.split("/", 1)[0].split("@")[-1].strip()
+    if not bucket:
+        raise SixtyfourInputError(f"destination {text!r} names no bucket: use {scheme}://BUCKET/prefix/")
 
 
 def _conn_id_of(path: Any) -> str | None:
@@ -226,182 +247,3 @@ def _conn_id_of(path: Any) -> str | None:
         with contextlib.suppress(Exception):
             conn_id = path.storage_options.get("conn_id")
     return str(conn_id) if conn_id else None
-
-
-class LocalSink:
-    """Writes a local temporary sibling, then renames (or hard-links) it onto the target."""
-
-    def __init__(self, target: str, *, overwrite: bool, fsync: bool, exclusive: bool) -> None:
-        self.target = target
-        self.overwrite = overwrite
-        self.fsync = fsync
-        self.exclusive = exclusive
-        folder, name = os.path.split(target)
-        self.temp = os.path.join(folder, partial_name(name))
-        try:
-            self._fh = open(self.temp, "xb")  # noqa: SIM115 (closed by commit or abort)
-        except OSError as exc:
-            raise SixtyfourDestinationError(f"cannot write in {folder}: {exc.strerror or exc}") from None
-
-    def write(self, data: bytes | memoryview) -> None:
-        try:
-            self._fh.write(data)
-        except OSError as exc:
-            raise SixtyfourDestinationError(f"writing file://{self.target} failed: {exc.strerror or exc}") from None
-
-    def commit(self) -> None:
-        try:
-            self._fh.flush()
-            if self.fsync:
-                os.fsync(self._fh.fileno())
-            self._fh.close()
-            if self.overwrite:
-                os.replace(self.temp, self.target)
-            else:
-                self._publish_exclusive()
-            if self.fsync:
-                _fsync_dir(os.path.dirname(self.target))
-        except SixtyfourTargetExistsError:
-            self.abort()
-            raise
-        except OSError as exc:
-            self.abort()
-            raise SixtyfourDestinationError(
-                f"moving the finished file to file://{self.target} failed: {exc.strerror or exc}"
-            ) from None
-
-    def _publish_exclusive(self) -> None:
-        if self.exclusive:
-            try:
-                os.link(self.temp, self.target)
-            except FileExistsError:
-                raise SixtyfourTargetExistsError("file://" + self.target) from None
-            except OSError:
-                pass  # no hard links on this filesystem: fall back to check-then-rename
-            else:
-                os.unlink(self.temp)
-                return
-        if os.path.lexists(self.target):
-            raise SixtyfourTargetExistsError("file://" + self.target)
-        os.rename(self.temp, self.target)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._fh.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.temp)
-
-
-def _fsync_dir(folder: str) -> None:
-    # Makes the rename itself durable; not every platform allows opening a directory.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _discard(handle: Any) -> None:
-    """Abandon an fsspec buffered writer without publishing anything (aborts a multipart upload)."""
-    discard = getattr(handle, "discard", None)
-    with contextlib.suppress(Exception):
-        if callable(discard):
-            discard()
-    # The writer must not try to finish the upload when it is garbage collected.
-    with contextlib.suppress(Exception):
-        handle.closed = True
-
-
-class CommitOnCloseSink:
-    """Writes the final key directly; the store publishes it only when the upload completes on close."""
-
-    def __init__(self, destination: Destination, target: str, *, mode: str, part_size: int) -> None:
-        self.destination = destination
-        self.target = target
-        self.mode = mode
-        try:
-            self._fh = destination.fs.open(target, mode, block_size=part_size)
-        except FileExistsError:
-            raise SixtyfourTargetExistsError(destination.uri(target)) from None
-        except Exception as exc:
-            raise _write_error(destination, target, exc) from None
-
-    def write(self, data: bytes | memoryview) -> None:
-        try:
-            self._fh.write(data)
-        except Exception as exc:
-            _discard(self._fh)
-            raise _write_error(self.destination, self.target, exc) from None
-
-    def commit(self) -> None:
-        try:
-            self._fh.close()
-        except FileExistsError:
-            _discard(self._fh)
-            raise SixtyfourTargetExistsError(self.destination.uri(self.target)) from None
-        except Exception as exc:
-            _discard(self._fh)
-            raise _write_error(self.destination, self.target, exc) from None
-
-    def abort(self) -> None:
-        _discard(self._fh)
-
-
-class TempMoveSink:
-    """For other stores: writes a temporary sibling, then moves it onto the target."""
-
-    def __init__(self, destination: Destination, target: str, *, overwrite: bool, part_size: int) -> None:
-        self.destination = destination
-        self.target = target
-        self.overwrite = overwrite
-        folder, name = posixpath.split(target)
-        self.temp = posixpath.join(folder, partial_name(name))
-        try:
-            self._fh = destination.fs.open(self.temp, "wb", block_size=part_size)
-        except Exception as exc:
-            raise _write_error(destination, target, exc) from None
-
-    def write(self, data: bytes | memoryview) -> None:
-        try:
-            self._fh.write(data)
-        except Exception as exc:
-            self.abort()
-            raise _write_error(self.destination, self.target, exc) from None
-
-    def commit(self) -> None:
-        fs = self.destination.fs
-        try:
-            self._fh.close()
-            if not self.overwrite and fs.exists(self.target):
-                raise SixtyfourTargetExistsError(self.destination.uri(self.target))
-            fs.mv(self.temp, self.target)
-        except SixtyfourTargetExistsError:
-            self.abort()
-            raise
-        except Exception as exc:
-            self.abort()
-            raise _write_error(self.destination, self.target, exc) from None
-
-    def abort(self) -> None:
-        _discard(self._fh)
-        with contextlib.suppress(Exception):
-            if self.destination.fs.exists(self.temp):
-                self.destination.fs.rm_file(self.temp)
-
-
-def _write_error(destination: Destination, target: str, exc: BaseException) -> SixtyfourDestinationError:
-    if isinstance(exc, FileNotFoundError) and destination.bucket:
-        return SixtyfourDestinationError(
-            f"cannot write {destination.uri(target)}: the bucket {destination.bucket!r} does not exist "
-            f"or connection {destination.conn_id!r} cannot see it"
-        )
-    if isinstance(exc, PermissionError):
-        return SixtyfourDestinationError(
-            f"connection {destination.conn_id!r} may not write {destination.uri(target)}: {exc}"
-        )
-    return SixtyfourDestinationError(f"writing {destination.uri(target)} failed: {type(exc).__name__}: {exc}")

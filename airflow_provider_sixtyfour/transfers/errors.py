@@ -66,12 +66,30 @@ class SixtyfourDownloadError(SixtyfourError):
         super().__init__(f"result file {filename!r} could not be downloaded ({attempts} {plural}): {reason}")
 
 
+class SixtyfourResultNameError(SixtyfourError):
+    """A selected result file cannot land under its name: the API's filename cannot be a file name (a NUL,
+    a control character, too long for the destination), or it cannot be told apart from another selected
+    file. Raised before anything is downloaded.
+
+    :param filename: the result file's name as the API gave it.
+    :param reason: what is wrong with it.
+    """
+
+    final = True
+
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        super().__init__(f"result file {filename!r} cannot be landed: {reason}")
+
+
 __all__ = [
     "SixtyfourDestinationError",
     "SixtyfourDestinationMissingError",
     "SixtyfourDownloadError",
     "SixtyfourInputError",
     "SixtyfourNoResultFilesError",
+    "SixtyfourResultNameError",
     "SixtyfourResultsNotReadyError",
     "SixtyfourTargetExistsError",
 ]

@@ -7,17 +7,15 @@ run operator's ``download_to=``.
 from __future__ import annotations
 
 import logging
-import posixpath
 import random
 import threading
-from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_sixtyfour.protocol import endpoints
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourValidationError
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourValidationError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.transfers.attempts import FatalDownloadError, LinkRejected, RetryableDownloadError
 from airflow_provider_sixtyfour.transfers.destination import Destination, resolve_destination
 from airflow_provider_sixtyfour.transfers.errors import (
     SixtyfourDownloadError,
@@ -26,6 +24,8 @@ from airflow_provider_sixtyfour.transfers.errors import (
     SixtyfourTargetExistsError,
 )
 from airflow_provider_sixtyfour.transfers.links import LinkGone, LinkSource
+from airflow_provider_sixtyfour.transfers.naming import target_names
+from airflow_provider_sixtyfour.transfers.options import DownloadOptions
 from airflow_provider_sixtyfour.transfers.records import LandedFile
 from airflow_provider_sixtyfour.transfers.selection import (
     FileSelection,
@@ -33,15 +33,11 @@ from airflow_provider_sixtyfour.transfers.selection import (
     select_files,
     validate_selection,
 )
+from airflow_provider_sixtyfour.transfers.session import new_session
 from airflow_provider_sixtyfour.transfers.streaming import (
-    DEFAULT_CHUNK_SIZE,
     DownloadAborted,
-    FatalDownloadError,
-    LinkRejected,
     MiB,
-    RetryableDownloadError,
     install_urllib3_redaction,
-    new_session,
     stream_url,
 )
 
@@ -59,59 +55,6 @@ class ResultsApi(Protocol):
     def get_live_status(self, job_id: str) -> LiveStatus: ...
 
     def get_download_links(self, job_id: str, format: str = "csv") -> list[DownloadLink]: ...
-
-
-@dataclass(frozen=True)
-class DownloadOptions:
-    """How result files are fetched and written.
-
-    :param max_concurrency: files downloaded at the same time (one thread and connection each).
-    :param max_attempts: tries per file, the first included; an expired, null, truncated or failed
-        download is tried again with a fresh link until this many tries were made.
-    :param chunk_size: the most bytes read from the network and written at a time (each read takes
-        what has arrived, up to this); memory use per file is a few chunks plus ``part_size`` for
-        object stores.
-    :param part_size: bytes an object store's writer buffers per uploaded part (S3: at least 5 MiB).
-    :param connect_timeout: seconds to wait for the storage to accept the connection.
-    :param read_timeout: seconds to wait for the next bytes of a body before giving up on a try.
-    :param retry_wait: seconds before the second try of a file; doubles with each further try.
-    :param fsync: flush local files to disk before they are renamed into place. Off by default, like
-        ``curl -o``: the rename already keeps a partial file from ever showing, whatever happens to
-        the task; fsync adds durability across an operating-system crash, at the disk's write speed.
-    :param sha256: also compute each file's SHA-256 while streaming (on a helper thread) and put it in
-        the file's record and Asset event. Off by default: every file is already verified by its byte
-        count against ``Content-Length`` and ``file_size``, and SHA-256 (about 2 GB/s on a current
-        core) would bound a fast local source below the speed of ``curl``. Real downloads over the
-        internet are far slower than that, so turning it on there costs next to nothing.
-    :param exclusive_create: with ``overwrite=False``, publish with the store's exclusive create
-        (a hard link locally, ``If-None-Match: *`` on S3), so a target that appears meanwhile is never
-        replaced. Turn off for S3-compatible stores that reject conditional writes.
-    """
-
-    max_concurrency: int = 4
-    max_attempts: int = 4
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-    part_size: int = 8 * MiB
-    connect_timeout: float = 10.0
-    read_timeout: float = 120.0
-    retry_wait: float = 1.0
-    fsync: bool = False
-    sha256: bool = False
-    exclusive_create: bool = True
-
-    def validate(self) -> DownloadOptions:
-        """Raise :class:`SixtyfourInputError` for values that cannot work."""
-        if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
-            raise SixtyfourInputError(f"max_concurrency must be a whole number >= 1, got {self.max_concurrency!r}")
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise SixtyfourInputError(f"max_attempts must be a whole number >= 1, got {self.max_attempts!r}")
-        if self.chunk_size < 64 * 1024:
-            raise SixtyfourInputError(f"chunk_size must be at least 65536 bytes, got {self.chunk_size!r}")
-        if self.part_size < 5 * MiB:
-            raise SixtyfourInputError(f"part_size must be at least 5 MiB (S3's minimum part), got {self.part_size!r}")
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            raise SixtyfourInputError("connect_timeout and read_timeout must be positive")
-        return self
 
 
 def land_results(
@@ -142,7 +85,8 @@ def land_results(
         connection for ``s3://``); overrides one given inside the URI.
     :param files: which files: ``"all"``, ``"final"``, pattern(s), or a predicate (see
         :mod:`~airflow_provider_sixtyfour.transfers.selection`).
-    :param format: ``"csv"`` or ``"json"`` (``json`` needs the run started with ``save_json=True``).
+    :param format: ``"csv"``, ``"json"`` or ``"ndjson"`` (the last two need the run started with
+        ``save_json=True``).
     :param overwrite: replace existing targets; when False an existing target fails the call before
         anything is downloaded.
     :param allow_empty: succeed with no files when the run has none (or none match ``files``).
@@ -152,6 +96,7 @@ def land_results(
     :raises SixtyfourResultsNotReadyError: the run is not completed.
     :raises SixtyfourNoResultFilesError: no result files, or none selected, and not ``allow_empty``.
     :raises SixtyfourTargetExistsError: a target exists and ``overwrite`` is False.
+    :raises SixtyfourResultNameError: a selected file's name cannot land (before any download).
     :raises SixtyfourDestinationError: the bucket is missing or a write failed.
     :raises SixtyfourDownloadError: a file could not be downloaded whole after every try.
     """
@@ -167,7 +112,7 @@ def land_results(
     chosen = _choose(all_links, selection, job_id, allow_empty)
     if not chosen:
         return []
-    names = _target_names(chosen)
+    names = target_names(chosen, dest.max_name_bytes())
 
     dest.prepare()
     existed = {name: dest.exists(dest.target(name)) for name in names}
@@ -212,10 +157,10 @@ def _load_links(source: LinkSource, job_id: str, format: str) -> list[DownloadLi
     try:
         return source.load()
     except SixtyfourValidationError as exc:
-        if format != "json":
+        if format not in endpoints.SAVE_JSON_FORMATS:
             raise
         hint = (
-            f"{exc.api_message}. format='json' needs a run started with save_json=True "
+            f"{exc.api_message}. format={format!r} needs a run started with save_json=True "
             "(SixtyfourRunWorkflowOperator(save_json=True)); download format='csv' instead"
         )
         raise SixtyfourValidationError(exc.status_code, exc.method, exc.path, hint, details=exc.details) from None
@@ -238,21 +183,6 @@ def _choose(links: list[DownloadLink], selection: FileSelection, job_id: str, al
             return []
         raise SixtyfourNoResultFilesError(f"{message}; the run has: {available}")
     return chosen
-
-
-def _target_names(links: Sequence[DownloadLink]) -> list[str]:
-    """The name each file lands under: the API's filename without any folder part, unique."""
-    names: list[str] = []
-    for link in links:
-        name = posixpath.basename(link.filename.replace("\\", "/"))
-        if name in ("", ".", "..") or (name.startswith(".") and ".partial-" in name):
-            raise SixtyfourDownloadError(link.filename, "the API gave a filename that cannot be a file name", 0)
-        if name in names:
-            raise SixtyfourDownloadError(
-                link.filename, f"two selected result files would land under the same name {name!r}", 0
-            )
-        names.append(name)
-    return names
 
 
 class _LandingJob:
@@ -335,7 +265,7 @@ class _LandingJob:
                 raise DownloadAborted(filename)
             try:
                 # The shared cache: refreshed when this link is null or about to expire.
-                link = self.source.usable(filename)
+                link = self.source.usable(first)
             except LinkGone:
                 raise SixtyfourDownloadError(filename, "the run's download links no longer list it", attempts) from None
             attempts += 1
@@ -372,6 +302,8 @@ class _LandingJob:
                     timeout=(opts.connect_timeout, opts.read_timeout),
                     abort=self.abort,
                     sha256=opts.sha256,
+                    min_throughput=opts.min_throughput,
+                    throughput_window=opts.throughput_window,
                 )
                 sink.commit()
             except LinkRejected as exc:
@@ -380,7 +312,7 @@ class _LandingJob:
                 log.warning(
                     "%s: %s; asking for a fresh link (try %d of %d).", filename, reason, attempts, opts.max_attempts
                 )
-                self.source.invalidate(filename, link)
+                self.source.invalidate(link)
                 continue
             except RetryableDownloadError as exc:
                 sink.abort()

@@ -1,8 +1,13 @@
 """Stream one signed URL into a sink chunk by chunk, hashing and counting as it goes.
 
-The signed URL is a credential: it is sent by a session that carries no API key, and every error
-raised from here names only the URL's host and path (its query string is removed from exception
-texts, which ``requests`` and ``urllib3`` fill with the full URL).
+The signed URL is a credential: it is sent by a session that carries no API key and reads no
+credentials from the environment (:mod:`~airflow_provider_sixtyfour.transfers.session`), and every
+error raised from here names only the URL's host and path (its query string is removed from
+exception texts, which ``requests`` and ``urllib3`` fill with the full URL).
+
+Every body is bounded while it is read, whatever its encoding: the bytes written may not pass the
+API's ``file_size`` and the bytes received may not pass ``Content-Length``; the first chunk past
+either stops the download before it is written. A body slower than the throughput floor stops too.
 """
 
 from __future__ import annotations
@@ -13,11 +18,23 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
-from airflow_provider_sixtyfour.protocol.redaction import redact_url
-from airflow_provider_sixtyfour.transfers.pipeline import BodyReader, HashingPipeline
+from airflow_provider_sixtyfour.transfers.attempts import (
+    FatalDownloadError,
+    LinkRejected,
+    RetryableDownloadError,
+    describe_exception,
+    scrub,
+)
+from airflow_provider_sixtyfour.transfers.pipeline import (
+    DECODED_ENCODINGS,
+    BodyReader,
+    CorruptBody,
+    HashingPipeline,
+    SpeedFloor,
+)
+from airflow_provider_sixtyfour.transfers.session import open_url
 
 if TYPE_CHECKING:
     import requests
@@ -30,7 +47,6 @@ MiB = 1 << 20
 DEFAULT_CHUNK_SIZE = 256 * 1024
 PROGRESS_EVERY_SECONDS = 30.0
 
-_QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
 _XML_ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9_.-]{1,64})</Code>")
 
 
@@ -42,18 +58,6 @@ class DownloadAborted(SixtyfourError):
         super().__init__(f"download of {filename!r} stopped before it completed (task killed, or another file failed)")
 
 
-class LinkRejected(Exception):
-    """The storage refused the signed URL (400/403): it expired or its signature is no longer valid."""
-
-
-class RetryableDownloadError(Exception):
-    """The body did not arrive whole (truncated, reset, timed out, 5xx): try again."""
-
-
-class FatalDownloadError(Exception):
-    """The storage answered something a retry will not fix (404, other 4xx)."""
-
-
 @dataclass(frozen=True)
 class StreamResult:
     """What one successful stream wrote: byte count and SHA-256 of the body."""
@@ -61,39 +65,6 @@ class StreamResult:
     bytes: int
     sha256: str | None
     seconds: float
-
-
-def scrub(text: str, url: str | None = None) -> str:
-    """Remove a signed URL's query string (and any other query string) from an error text."""
-    if url:
-        query = urlsplit(url).query
-        if query:
-            text = text.replace(url, redact_url(url)).replace(query, "<redacted>")
-    return _QUERY_IN_TEXT.sub("?<redacted>", text)
-
-
-def describe_exception(exc: BaseException, url: str | None = None) -> str:
-    """``TypeName: message`` for an exception from requests/urllib3, with signed parts removed."""
-    return scrub(f"{type(exc).__name__}: {exc}", url)
-
-
-def new_session(pool_size: int) -> requests.Session:
-    """A ``requests`` session for signed URLs: no API key, no compression, a connection per worker.
-
-    ``trust_env`` stays on so proxies from the environment apply, but ``.netrc`` credentials are
-    never added to a signed URL.
-    """
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=max(1, pool_size), pool_maxsize=max(1, pool_size), max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    # Counting bytes against Content-Length needs the body as stored, not re-encoded in transit.
-    session.headers["Accept-Encoding"] = "identity"
-    session.auth = lambda request: request  # keeps requests from reading ~/.netrc
-    return session
 
 
 def stream_url(
@@ -107,15 +78,19 @@ def stream_url(
     timeout: tuple[float, float] = (10.0, 120.0),
     abort: threading.Event | None = None,
     sha256: bool = True,
+    min_throughput: float = 0.0,
+    throughput_window: float = 30.0,
 ) -> StreamResult:
     """GET ``url`` and write its body to ``sink`` chunk by chunk; the sink is not committed here.
 
     :param label: the file's name, for logs.
-    :param expected_size: the size the API announced (``file_size``), checked when given.
+    :param expected_size: the size the API announced (``file_size``, the decoded size), checked when given.
     :param sha256: compute the body's SHA-256 on the way (on a helper thread, overlapping the copy).
+    :param min_throughput: the throughput floor, bytes a second over ``throughput_window`` seconds
+        (0: none); a slower body stops the try.
     :raises LinkRejected: the storage answered 400 or 403 (an expired or invalid signature).
-    :raises RetryableDownloadError: the body was cut short or the transfer failed midway.
-    :raises FatalDownloadError: any other refusal (404, other 4xx, a redirect loop).
+    :raises RetryableDownloadError: the body was cut short, too long, too slow, or the transfer failed midway.
+    :raises FatalDownloadError: any other refusal (404, other 4xx, a redirect loop, an unknown encoding).
     :raises DownloadAborted: ``abort`` was set while streaming.
     """
     import http.client
@@ -124,21 +99,23 @@ def stream_url(
     import urllib3
 
     started = time.monotonic()
-    try:
-        response = session.get(url, stream=True, timeout=timeout, allow_redirects=True)
-    except requests.RequestException as exc:
-        raise RetryableDownloadError(describe_exception(exc, url)) from None
+    response = open_url(session, url, timeout)
     with response:
         status = response.status_code
         if status != 200:
             _raise_for_status(status, response.reason or "", _error_code(response))
         announced = _int_header(response.headers.get("Content-Length"))
         encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
-        decode = encoding not in ("", "identity")
-        reader = BodyReader(response.raw, decode)
+        if encoding not in ("", "identity") and encoding not in DECODED_ENCODINGS:
+            raise FatalDownloadError(
+                f"the storage sent the body with Content-Encoding {encoding[:40]!r} although the download asked "
+                f"for none; only {', '.join(sorted(DECODED_ENCODINGS))} can be undone"
+            )
+        reader = BodyReader(response.raw, encoding)
         # Small bodies are hashed inline; a helper thread would cost more than it saves.
         threaded = announced is None or announced > chunk_size
         pipe = HashingPipeline(depth=4, threaded=threaded, enabled=sha256)
+        floor = SpeedFloor(min_throughput, throughput_window)
         total = 0
         next_progress = started + PROGRESS_EVERY_SECONDS
         try:
@@ -148,13 +125,19 @@ def stream_url(
                 chunk = reader.read(chunk_size)
                 if not chunk:
                     break
+                _check_bounds(total + len(chunk), expected_size, reader.wire_bytes, announced, encoding)
                 pipe.submit(chunk)
                 sink.write(chunk)
                 total += len(chunk)
+                slow = floor.check(total)
+                if slow:
+                    raise RetryableDownloadError(f"{slow}; stopped after {total} bytes")
                 now = time.monotonic()
                 if now >= next_progress:
                     next_progress = now + PROGRESS_EVERY_SECONDS
                     _log_progress(label, total, announced, now - started)
+        except CorruptBody as exc:
+            raise RetryableDownloadError(f"{exc}, after {total} bytes") from None
         except (urllib3.exceptions.HTTPError, requests.RequestException, http.client.HTTPException, OSError) as exc:
             of = f" of {announced}" if announced is not None else ""
             raise RetryableDownloadError(
@@ -165,9 +148,23 @@ def stream_url(
         wire_bytes = reader.wire_bytes
     if announced is not None and wire_bytes != announced:
         raise RetryableDownloadError(f"truncated: received {wire_bytes} of the {announced} bytes announced")
-    if expected_size is not None and not decode and total != expected_size:
+    if expected_size is not None and total != expected_size:
         raise RetryableDownloadError(f"size mismatch: received {total} bytes, the API lists file_size {expected_size}")
     return StreamResult(bytes=total, sha256=digest, seconds=time.monotonic() - started)
+
+
+def _check_bounds(written: int, expected_size: int | None, wire: int, announced: int | None, encoding: str) -> None:
+    """Stop before a chunk that takes the body past ``file_size`` (decoded) or ``Content-Length`` (as sent)."""
+    if expected_size is not None and written > expected_size:
+        how = "" if encoding in ("", "identity") else f" once its {encoding} encoding was undone"
+        raise RetryableDownloadError(
+            f"too long: the body grew past the API's file_size of {expected_size} bytes{how}; stopped reading "
+            f"before writing byte {expected_size + 1}"
+        )
+    if announced is not None and wire > announced:
+        raise RetryableDownloadError(
+            f"too long: the storage sent more than the {announced} bytes its Content-Length announced; stopped reading"
+        )
 
 
 def _raise_for_status(status: int, reason: str, code: str | None) -> None:
@@ -182,9 +179,12 @@ def _raise_for_status(status: int, reason: str, code: str | None) -> None:
 
 
 def _error_code(response: requests.Response) -> str | None:
-    """The storage's error code (S3/GCS XML ``<Code>``), never the body: it may echo the signature."""
+    """The storage's error code (S3/GCS XML ``<Code>``), never the body: it may echo the signature.
+
+    Read undecoded (a compressed error body is not expanded just to find a code).
+    """
     try:
-        head = response.raw.read(4096, decode_content=True) or b""
+        head = response.raw.read(4096, decode_content=False) or b""
     except Exception:
         return None
     match = _XML_ERROR_CODE.search(head)

@@ -132,3 +132,32 @@ def audit_provider_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     caplog.set_level(logging.DEBUG)
     yield
     assert_no_signed_url(provider_log_text(caplog))
+
+
+# --------------------------------------------------------------------------------------------------
+# A hostile storage (and stand-in API) of the test's own
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile() -> Iterator[Any]:
+    """A :class:`~transfers.hostile.HostileServer` on 127.0.0.1, stopped after the test."""
+    from .hostile import HostileServer
+
+    server = HostileServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hostile_hook(hostile: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A ``SixtyfourHook`` whose API is the hostile server's stand-in."""
+    from conftest import sixtyfour_connection_uri_json
+
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SIXTYFOUR_HOSTILE", sixtyfour_connection_uri_json(hostile.url))
+    with SixtyfourHook(sixtyfour_conn_id="sixtyfour_hostile") as hook:
+        yield hook

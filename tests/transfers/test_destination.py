@@ -10,8 +10,9 @@ import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.transfers.destination import PARTIAL_MARKER, resolve_destination
+from airflow_provider_sixtyfour.transfers.destination import resolve_destination
 from airflow_provider_sixtyfour.transfers.errors import SixtyfourDestinationError, SixtyfourTargetExistsError
+from airflow_provider_sixtyfour.transfers.naming import PARTIAL_MARKER
 
 MiB = 1 << 20
 
@@ -54,10 +55,35 @@ def test_resolve_object_storage_path(s3_conn_id: str) -> None:
     assert override.conn_id == s3_conn_id
 
 
-@pytest.mark.parametrize(("value", "message"), [("", "destination is empty"), (3, "must be a URI string")])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "destination is empty"),
+        (3, "must be a URI string"),
+        # A bare file:// would be the worker's working directory, s3:// a bucket named "s3:".
+        ("file://", r"names no folder \(a bare file:// would be the worker's working directory\)"),
+        ("  file://  ", "names no folder"),
+        ("s3://", r"destination 's3://' names no bucket: use s3://BUCKET/prefix/"),
+        ("s3:///prefix/", "names no bucket"),
+        ("s3://aws_default@/prefix/", "names no bucket"),
+        ("gs://", "names no bucket: use gs://BUCKET/prefix/"),
+        (ObjectStoragePath("s3://"), r"names no bucket: use s3://BUCKET/prefix/"),
+    ],
+)
 def test_resolve_rejects_bad_values(value: object, message: str) -> None:
     with pytest.raises(SixtyfourInputError, match=message):
         resolve_destination(value)
+
+
+def test_file_root_is_still_a_folder(tmp_path: Path) -> None:
+    assert resolve_destination("file:///").root == "/"
+
+
+def test_longest_names_each_destination_takes() -> None:
+    assert resolve_destination("/tmp/out").max_name_bytes() == 255
+    s3 = _memory_destination()
+    prefix = s3.root.split("/", 1)[1]
+    assert s3.max_name_bytes() == 1024 - len(prefix) - 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -73,7 +99,8 @@ def test_local_target_appears_only_on_commit(tmp_path: Path) -> None:
     folder = tmp_path / "new" / "folder"
     assert not (folder / "a.csv").exists()
     [partial] = _entries(folder)
-    assert partial.startswith(".a.csv" + PARTIAL_MARKER)
+    assert partial.startswith(PARTIAL_MARKER)
+    assert len(partial) == len(PARTIAL_MARKER) + 16  # whatever the target's name: long names still land
     sink.commit()
     assert _entries(folder) == ["a.csv"]
     assert (folder / "a.csv").read_bytes() == b"x" * 1000
@@ -209,7 +236,7 @@ def test_other_store_writes_a_temporary_sibling_then_moves() -> None:
     sink.write(b"complete")
     listed = [p.rsplit("/", 1)[1] for p in dest.fs.ls(dest.root, detail=False)]
     assert len(listed) == 1
-    assert listed[0].startswith(".a.csv" + PARTIAL_MARKER)
+    assert listed[0].startswith(PARTIAL_MARKER)
     assert not dest.exists(dest.target("a.csv"))
     sink.commit()
     assert [p.rsplit("/", 1)[1] for p in dest.fs.ls(dest.root, detail=False)] == ["a.csv"]

@@ -1,16 +1,19 @@
-"""The copy loop's helpers: SHA-256 off-thread matches hashlib; body reads take one read's worth."""
+"""The copy loop's helpers: SHA-256 off-thread matches hashlib; body reads take one read's worth, decoded
+in bounded pieces; the throughput floor's decision."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import io
 import os
 import threading
+import zlib
 
 import pytest
 
-from airflow_provider_sixtyfour.transfers.pipeline import BodyReader, HashingPipeline
+from airflow_provider_sixtyfour.transfers.pipeline import BodyReader, CorruptBody, HashingPipeline, SpeedFloor
 
 
 @pytest.mark.parametrize("threaded", [True, False])
@@ -115,7 +118,7 @@ def _response(head: bytes, body: bytes) -> http.client.HTTPResponse:
     ids=["content-length", "chunked", "read-to-close"],
 )
 def test_reads_whole_body_in_chunks_no_larger_than_asked(head: bytes, body: bytes, expected: bytes) -> None:
-    reader = BodyReader(_Raw(_response(head, body)), decode=False)
+    reader = BodyReader(_Raw(_response(head, body)))
     chunks = []
     while chunk := reader.read(4):
         assert 0 < len(chunk) <= 4
@@ -123,3 +126,111 @@ def test_reads_whole_body_in_chunks_no_larger_than_asked(head: bytes, body: byte
     assert b"".join(chunks) == expected
     assert reader.wire_bytes == len(expected)
     assert reader.read(4) == b""
+
+
+# --------------------------------------------------------------------------------------------------
+# Content encodings: undone in bounded pieces
+# --------------------------------------------------------------------------------------------------
+
+TEXT = b"".join(b"row %d,some enriched value\n" % i for i in range(5000))
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _read_all(reader: BodyReader, size: int) -> bytes:
+    chunks = []
+    while chunk := reader.read(size):
+        assert 0 < len(chunk) <= size
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "wire"),
+    [
+        ("gzip", gzip.compress(TEXT)),
+        ("x-gzip", gzip.compress(TEXT)),
+        # Two gzip members one after the other are one body.
+        ("gzip", gzip.compress(TEXT[:40000]) + gzip.compress(TEXT[40000:])),
+        ("deflate", _deflate(TEXT, zlib.MAX_WBITS)),
+        ("deflate", _deflate(TEXT, -zlib.MAX_WBITS)),  # raw deflate, without the zlib header
+    ],
+    ids=["gzip", "x-gzip", "gzip-two-members", "deflate-zlib", "deflate-raw"],
+)
+def test_encoded_bodies_are_decoded_in_pieces_no_larger_than_asked(encoding: str, wire: bytes) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(wire)
+    reader = BodyReader(_Raw(_response(head, wire)), encoding)
+    assert _read_all(reader, 1000) == TEXT
+    assert reader.wire_bytes == len(wire)
+
+
+def test_a_gzip_bomb_is_expanded_only_as_far_as_it_is_read() -> None:
+    bomb = gzip.compress(b"\0" * (16 << 20))
+    reader = BodyReader(_Raw(_response(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(bomb), bomb)), "gzip")
+    # However much a network read brought, what it expands to is handed out 64 KiB at a time.
+    assert reader.read(65536) == b"\0" * 65536
+    assert len(_read_all(reader, 65536)) == (16 << 20) - 65536
+
+
+@pytest.mark.parametrize(
+    ("encoding", "wire", "message"),
+    [
+        ("gzip", gzip.compress(TEXT)[:-100], "ended before its end marker"),
+        ("gzip", b"this is not gzip at all", "the gzip body does not decode"),
+        ("gzip", gzip.compress(TEXT) + b"trailing garbage", "the gzip body does not decode"),
+        ("deflate", b"neither zlib nor raw deflate \xff\xff", "the deflate body does not decode"),
+    ],
+    ids=["truncated", "not-gzip", "garbage-after", "not-deflate"],
+)
+def test_a_broken_encoded_body_is_an_error_not_short_data(encoding: str, wire: bytes, message: str) -> None:
+    reader = BodyReader(_Raw(_response(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(wire), wire)), encoding)
+    with pytest.raises(CorruptBody, match=message):
+        _read_all(reader, 4096)
+
+
+def test_an_empty_encoded_body_is_empty() -> None:
+    reader = BodyReader(_Raw(_response(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n", b"")), "gzip")
+    assert reader.read(10) == b""
+
+
+# --------------------------------------------------------------------------------------------------
+# The throughput floor: a pure decision on a clock
+# --------------------------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_speed_floor_judges_each_full_window() -> None:
+    clock = _Clock()
+    floor = SpeedFloor(1000, 30, clock)
+    clock.now += 29
+    assert floor.check(10) is None  # the first window is not over yet, however slow
+    clock.now += 1
+    assert floor.check(30_000) is None  # 30,000 bytes in 30 s: exactly the floor
+    clock.now += 30
+    assert floor.check(30_000 + 29_999) is not None  # one byte short in the next window
+    fast_then_drip = SpeedFloor(1000, 30, clock)
+    clock.now += 30
+    assert fast_then_drip.check(10 << 20) is None
+    clock.now += 31
+    message = fast_then_drip.check((10 << 20) + 31)
+    assert message == (
+        "too slow: 31 bytes in the last 31.0 s (1 bytes/s), below the floor of 1000 bytes/s over 30 s "
+        "(DownloadOptions min_throughput and throughput_window)"
+    )
+
+
+def test_speed_floor_of_zero_is_off() -> None:
+    clock = _Clock()
+    floor = SpeedFloor(0, 1, clock)
+    clock.now += 3600
+    assert floor.check(0) is None

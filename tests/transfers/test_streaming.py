@@ -13,13 +13,11 @@ from collections.abc import Iterator
 import pytest
 from conftest import free_port
 
-from airflow_provider_sixtyfour.transfers.streaming import (
-    RetryableDownloadError,
-    install_urllib3_redaction,
-    new_session,
-    scrub,
-    stream_url,
-)
+from airflow_provider_sixtyfour.transfers.attempts import RetryableDownloadError, scrub
+from airflow_provider_sixtyfour.transfers.session import new_session
+from airflow_provider_sixtyfour.transfers.streaming import install_urllib3_redaction, stream_url
+
+from .hostile import Exchange, HostileServer, body
 
 SECRET = "X-Amz-Signature=deadbeefcafe0123456789&X-Amz-Credential=AKIA%2Fsecret"
 
@@ -146,3 +144,38 @@ def test_a_body_cut_short_is_retryable_not_accepted(storage: str) -> None:
     with new_session(1) as session, pytest.raises(RetryableDownloadError, match="truncated") as caught:
         stream_url(session, f"{storage}/cut?{SECRET}", _ListSink(), label="f.csv", expected_size=len(BODY))
     assert "deadbeefcafe" not in str(caught.value)
+
+
+def test_the_session_reads_nothing_from_the_environment() -> None:
+    with new_session(1) as session:
+        assert session.trust_env is False
+        assert session.auth is None
+
+
+def test_a_gzip_bomb_writes_nothing_past_file_size(hostile: HostileServer) -> None:
+    bomb = gzip.compress(b"\0" * (64 << 20), compresslevel=9)
+    url = hostile.file("bomb.csv", body(bomb, {"Content-Encoding": "gzip"}))
+    sink = _ListSink()
+    with new_session(1) as session, pytest.raises(RetryableDownloadError, match="past the API's file_size of 10"):
+        stream_url(session, url, sink, label="bomb.csv", expected_size=10, chunk_size=65536)
+    # The first decoded chunk already passed the bound: it was never written.
+    assert sink.chunks == []
+
+
+def _chunked_past_length(exchange: Exchange) -> None:
+    # Both headers: http.client follows the chunks, so the body can run past Content-Length.
+    exchange.start(200, {"Transfer-Encoding": "chunked", "Content-Length": "150"})
+    for _ in range(3):
+        exchange.write(b"64\r\n" + b"x" * 100 + b"\r\n")
+    exchange.write(b"0\r\n\r\n")
+
+
+def test_a_body_past_content_length_stops_before_it_is_written(hostile: HostileServer) -> None:
+    url = hostile.file("long.csv", _chunked_past_length)
+    sink = _ListSink()
+    with (
+        new_session(1) as session,
+        pytest.raises(RetryableDownloadError, match="more than the 150 bytes its Content-Length announced"),
+    ):
+        stream_url(session, url, sink, label="long.csv", chunk_size=65536)
+    assert sum(len(c) for c in sink.chunks) <= 150
