@@ -7,11 +7,17 @@ to fix it. Nothing here starts a run: :class:`RunRequest` is the start function 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY, validate_webhook_payload
+from airflow_provider_sixtyfour.protocol.endpoints import (
+    RESOURCE_HANDLE_SPEC_KEY,
+    RESULT_FORMATS,
+    SAVE_JSON_FORMATS,
+    validate_webhook_payload,
+)
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 
 if TYPE_CHECKING:
@@ -74,6 +80,30 @@ def check_flag(value: object, name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise SixtyfourInputError(f"{name} must be True or False (a template may render 'True' or 'False'), got {value!r}")
+
+
+def check_download_to(download_to: object, download_format: object, download_files: object, save_json: bool) -> None:
+    """The run operator's ``download_to`` settings, checked before the run is paid for."""
+    from airflow_provider_sixtyfour.transfers.destination import check_destination_uri
+    from airflow_provider_sixtyfour.transfers.selection import validate_selection
+
+    check_download_format(download_format, save_json)
+    validate_selection(download_files)
+    if isinstance(download_to, (str, os.PathLike)):
+        if not os.fspath(download_to).strip():
+            raise SixtyfourInputError("download_to is empty: pass a folder URI such as 's3://bucket/sixtyfour/'")
+        check_destination_uri(os.fspath(download_to))
+
+
+def check_download_format(download_format: object, save_json: bool) -> None:
+    """``download_to``'s format: one download links take, and saved by the run (json and ndjson need save_json)."""
+    if not isinstance(download_format, str) or download_format not in RESULT_FORMATS:
+        raise SixtyfourInputError(f"download_format must be one of {list(RESULT_FORMATS)}, got {download_format!r}")
+    if download_format in SAVE_JSON_FORMATS and not save_json:
+        raise SixtyfourInputError(
+            f"download_format={download_format!r} needs save_json=True (the run keeps JSON results only when "
+            "started with it): pass save_json=True, or download_format='csv'"
+        )
 
 
 def csv_path(input_csv: object, conn_id: str | None) -> Any:

@@ -34,11 +34,16 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
 
     Each file streams from its signed URL straight to ``destination`` chunk by chunk (memory stays
     flat whatever the size; ``max_concurrency`` files at once) and becomes visible there only once
-    complete: locally through a temporary ``.<name>.partial-<id>`` file renamed into place, on S3/GCS
+    complete: locally through a temporary ``.partial-<id>`` file renamed into place, on S3/GCS
     through the upload that publishes the object only on completion. Byte counts are checked against
-    ``Content-Length`` and the API's ``file_size``; a truncated body, an expired (400/403) or null
-    signed URL is retried with fresh links up to ``max_attempts`` times. If a file fails for good,
-    the files this task landed anew are removed again so that a retry starts clean.
+    ``Content-Length`` and the API's ``file_size`` whatever the content encoding, and reading stops at
+    the first byte past either; a truncated, too long or too slow body (below
+    ``DownloadOptions.min_throughput``), an expired (400/403) or null signed URL is retried with fresh
+    links up to ``max_attempts`` times. Two selected files of different blocks with the same name land
+    as ``block_NN_<name>``. If a file fails for good, the files this task landed anew are removed again
+    so that a retry starts clean. Input a retry cannot fix (a malformed id, an existing target, a
+    format the run did not save, a destination without a folder or bucket) fails the task at once,
+    without Airflow's retries.
 
     Returns (and pushes to XCom) one JSON record per landed file: ``uri``, ``filename``, ``bytes``,
     ``sha256``, ``row_count``, ``block_number``, ``format``, ``job_id``, ``attempts``.
@@ -60,8 +65,8 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
     :param files: which result files: ``"all"`` (default); ``"final"`` for the workflow's final output
         (the highest ``block_number``); a filename or glob pattern, or a list of them (``"*.csv"``,
         ``["block_02_*.csv"]``); or a callable ``(DownloadLink) -> bool``. Templated.
-    :param format: ``"csv"`` (default) or ``"json"`` (only for runs started with ``save_json=True``).
-        Templated.
+    :param format: ``"csv"`` (default), ``"json"`` or ``"ndjson"`` (one JSON object a line); the last two
+        only for runs started with ``save_json=True``. Templated.
     :param overwrite: replace files that exist at the destination. When False (default) an existing
         target fails the task, naming it, before anything is downloaded. Templated (a template may
         render ``"True"`` or ``"False"``).

@@ -17,6 +17,8 @@ from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, Sixtyfo
 from airflow_provider_sixtyfour.operators._inputs import (
     RunRequest,
     check_csv_readable,
+    check_download_format,
+    check_download_to,
     check_flag,
     check_payload,
     check_specs_override,
@@ -106,6 +108,8 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
     :param download_conn_id: the Airflow connection of ``download_to``'s store (templated).
     :param download_files: which result files ``download_to`` lands: ``"all"``, ``"final"``, a name or
         glob pattern, or a list of them (templated).
+    :param download_format: the format ``download_to`` lands: ``"csv"`` (default), or ``"json"`` or
+        ``"ndjson"`` (one JSON object a line), which need ``save_json=True`` (templated).
     :param download_overwrite: replace files that already exist under ``download_to``; when False an
         existing target fails the task, naming it.
     :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API (templated).
@@ -120,6 +124,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         "download_to",
         "download_conn_id",
         "download_files",
+        "download_format",
         "sixtyfour_conn_id",
     )
     template_fields_renderers = {"webhook_payload": "json", "specs_override": "json"}
@@ -145,6 +150,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         download_conn_id: str | None = None,
         download_files: str | Sequence[str] = "all",
         download_overwrite: bool = False,
+        download_format: str = "csv",
         sixtyfour_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -167,6 +173,9 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         self.download_conn_id = download_conn_id
         self.download_files = download_files
         self.download_overwrite = check_flag(download_overwrite, "download_overwrite")
+        self.download_format = download_format
+        if download_to is not None and isinstance(download_format, str) and "{{" not in download_format:
+            check_download_format(download_format, bool(save_json))
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._poll_seconds = timeout_seconds(poll_interval, "poll_interval") or 5.0
         self._timeout_seconds = timeout_seconds(timeout)
@@ -246,6 +255,8 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
                 raise SixtyfourInputError(
                     f"both input_csv and specs_override[{RESOURCE_HANDLE_SPEC_KEY!r}] were given: pass one of them"
                 )
+            if self.download_to is not None:
+                check_download_to(self.download_to, self.download_format, self.download_files, bool(self.save_json))
             csv = csv_path(self.input_csv, self.input_csv_conn_id or None) if has_csv else None
             request = RunRequest(hook, workflow_id, payload, specs, csv, bool(self.save_json))
             request.check_against(self._get_workflow(hook, workflow_id))
@@ -408,6 +419,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
             self.download_to,
             destination_conn_id=self.download_conn_id or None,
             files=self.download_files,
+            format=self.download_format,
             overwrite=self.download_overwrite,
             abort=self._stop,
             asset_alias=DEFAULT_ASSET_ALIAS,

@@ -175,7 +175,9 @@ def test_ndjson_results_hold_one_record_a_line_and_need_save_json(api: Api) -> N
         # Every record on its own line (a newline inside a value is escaped), the last one ended too.
         assert lines[-1] == ""
         csv_rows = _rows(requests.get(csv_link["download_url"], timeout=30).content)
-        assert [json.loads(line) for line in lines[:-1]] == [dict(zip(csv_rows[0], r, strict=True)) for r in csv_rows[1:]]
+        assert [json.loads(line) for line in lines[:-1]] == [
+            dict(zip(csv_rows[0], r, strict=True)) for r in csv_rows[1:]
+        ]
         assert link["row_count"] == len(lines) - 1 == len(LEADS)
 
 

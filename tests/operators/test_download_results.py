@@ -25,11 +25,12 @@ from airflow_provider_sixtyfour.transfers import DownloadOptions, SixtyfourResul
 MiB = 1 << 20
 
 
-def _finished_run(emulator: Any, hook: Any, **spec: Any) -> str:
+def _finished_run(emulator: Any, hook: Any, save_json: bool = False, **spec: Any) -> str:
     workflow_id = f"wf-op-{uuid.uuid4().hex[:8]}"
     spec.setdefault("blocks", ("webhook", "enrich_lead", "find_email"))
     emulator.add_workflow(WorkflowSpec(workflow_id=workflow_id, duration_seconds=0.2, queue_seconds=0.0, **spec))
-    job_id = hook.run_workflow(workflow_id, webhook_payload=[{"first_name": "Ada", "company": "Engines"}]).job_id
+    rows = [{"first_name": "Ada", "company": "Engines"}]
+    job_id = hook.run_workflow(workflow_id, webhook_payload=rows, save_json=save_json).job_id
     deadline = time.monotonic() + 60
     while not hook.get_live_status(job_id).status.is_terminal:
         assert time.monotonic() < deadline, "the run did not end"
@@ -93,6 +94,18 @@ def test_files_final_and_max_concurrency(emulator: Any, hook: Any, tmp_path: Pat
     result = op.execute(context={})  # type: ignore[arg-type]
     assert [r["block_number"] for r in result] == [3]
     assert op._options().max_concurrency == 1
+
+
+def test_ndjson_lands_one_record_a_line(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    job_id = _finished_run(emulator, hook, save_json=True)
+    op = SixtyfourDownloadResultsOperator(
+        task_id="download", job_id=job_id, destination=str(tmp_path), format="ndjson", files="final"
+    )
+    [record] = op.execute(context={})  # type: ignore[arg-type]
+    assert (record["filename"], record["format"], record["row_count"]) == ("block_03_find_email.ndjson", "ndjson", 1)
+    [line] = (tmp_path / "block_03_find_email.ndjson").read_text().splitlines()
+    assert json.loads(line)["first_name"] == "Ada"
+    assert record["bytes"] == (tmp_path / "block_03_find_email.ndjson").stat().st_size
 
 
 def test_download_options_are_merged(emulator: Any) -> None:
@@ -160,7 +173,7 @@ def test_template_fields() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"format": "xml"}, "format must be one of"),
+        ({"format": "xml"}, r"format must be one of \['csv', 'json', 'ndjson'\], got 'xml'"),
         ({"max_concurrency": 0}, "max_concurrency must be a whole number >= 1"),
         ({"max_attempts": True}, "max_attempts must be a whole number >= 1"),
         ({"asset_alias": " "}, "asset_alias must be a non-empty string or None"),

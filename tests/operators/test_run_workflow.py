@@ -254,6 +254,8 @@ def test_a_missing_connection_fails_with_how_to_fix_it(emulator: EmulatorServer)
         ({"timeout": -5}, "timeout"),
         ({"timeout": "soon"}, "timeout"),
         ({"download_to": "file:///tmp/out/", "download_overwrite": "yes"}, "download_overwrite"),
+        ({"download_to": "file:///tmp/out/", "download_format": "xml"}, r"download_format must be one of \['csv'"),
+        ({"download_to": "file:///tmp/out/", "download_format": "ndjson"}, "download_format='ndjson' needs save_json"),
     ],
 )
 def test_bad_static_settings_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], parameter: str) -> None:
@@ -678,6 +680,7 @@ def test_template_fields() -> None:
         "download_to",
         "download_conn_id",
         "download_files",
+        "download_format",
         "sixtyfour_conn_id",
     }
     assert SixtyfourRunWorkflowOperator.template_fields_renderers["webhook_payload"] == "json"
@@ -692,3 +695,34 @@ def test_download_to_a_target_that_exists_fails_without_retries(api: EmulatorSer
     assert isinstance(raised.value.__cause__, SixtyfourTargetExistsError)
     assert (tmp_path / "block_01_webhook.csv").read_text() == "keep me"
     assert api.runs_started() == 1
+
+
+def test_download_to_lands_ndjson_of_a_save_json_run(api: EmulatorServer, tmp_path: Path) -> None:
+    summary = operator(
+        save_json=True, download_to=str(tmp_path), download_format="ndjson", download_files="final"
+    ).execute(task_context(FakeTaskInstance()))
+    [landed] = summary["landed_files"]
+    assert (landed["filename"], landed["format"]) == ("block_03_find_email.ndjson", "ndjson")
+    lines = (tmp_path / "block_03_find_email.ndjson").read_text().splitlines()
+    assert [json.loads(line)["company"] for line in lines] == [row["company"] for row in ROWS]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # A template rendered these; only execute can tell, and it must before the run is paid for.
+        ({"download_to": "s3://"}, "destination 's3://' names no bucket: use s3://BUCKET/prefix/"),
+        ({"download_to": "file://"}, "destination 'file://' names no folder"),
+        ({"download_to": "/tmp/out", "download_format": "ndjson"}, "download_format='ndjson' needs save_json=True"),
+        ({"download_to": "/tmp/out", "download_files": []}, "files is an empty list"),
+    ],
+)
+def test_bad_download_to_settings_fail_before_the_run_is_paid_for(
+    api: EmulatorServer, kwargs: dict[str, Any], message: str
+) -> None:
+    op = operator(download_to="/tmp/out/")
+    for name, value in kwargs.items():
+        setattr(op, name, value)  # what the templates rendered to
+    with pytest.raises(AirflowFailException, match=message):
+        op.execute(task_context(FakeTaskInstance()))
+    assert run_requests(api) == 0

@@ -14,6 +14,7 @@ request is real HTTP to the emulator, or to a small gateway standing in for a pr
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourValidationError,
 )
 from airflow_provider_sixtyfour.sensors.sixtyfour import SixtyfourWorkflowRunSensor
+from airflow_provider_sixtyfour.transfers import DownloadOptions
 from airflow_provider_sixtyfour.transfers.errors import SixtyfourDestinationMissingError, SixtyfourTargetExistsError
 
 WEBHOOK = "wf-bad-webhook"
@@ -459,6 +461,60 @@ CASES: dict[str, Case] = {
             "started with save_json=True (SixtyfourRunWorkflowOperator(save_json=True)); download format='csv' "
             "instead"
         ),
+    ),
+    "ndjson-the-run-did-not-save": Case(
+        setup=lambda w: w.completed_run(),
+        act=lambda w: w.download_op(format="ndjson"),
+        error=AirflowFailException,
+        cause=SixtyfourValidationError,
+        message=(
+            "GET /workflows/runs/{job_id}/results/download-links failed with HTTP 400: NDJSON results are not "
+            "available for this run: start the run with save_json=true to get them. format='ndjson' needs a run "
+            "started with save_json=True (SixtyfourRunWorkflowOperator(save_json=True)); download format='csv' "
+            "instead"
+        ),
+    ),
+    "download-format-the-run-will-not-save": Case(
+        act=lambda w: w.run_op(download_to=w.destination, download_format="ndjson"),
+        error=SixtyfourInputError,
+        message=(
+            "download_format='ndjson' needs save_json=True (the run keeps JSON results only when started with it): "
+            "pass save_json=True, or download_format='csv'"
+        ),
+        no_request=True,
+    ),
+    "destination-bare-file-uri": Case(
+        setup=lambda w: w.completed_run(),
+        act=lambda w: w.download_op(destination="file://"),
+        error=AirflowFailException,
+        cause=SixtyfourInputError,
+        message=(
+            "destination 'file://' names no folder (a bare file:// would be the worker's working directory): use an "
+            "absolute path such as 'file:///data/sixtyfour/'"
+        ),
+        no_request=True,
+    ),
+    "destination-s3-without-bucket": Case(
+        setup=lambda w: w.completed_run(),
+        act=lambda w: w.download_op(destination="s3://"),
+        error=AirflowFailException,
+        cause=SixtyfourInputError,
+        message="destination 's3://' names no bucket: use s3://BUCKET/prefix/",
+        no_request=True,
+    ),
+    "download-to-s3-without-bucket": Case(
+        act=lambda w: w.run_op(download_to="s3://"),
+        error=AirflowFailException,
+        message="Invalid input for the Sixtyfour run: destination 's3://' names no bucket: use s3://BUCKET/prefix/",
+        no_request=True,
+    ),
+    "download-options-nan": Case(
+        setup=lambda w: w.completed_run(),
+        act=lambda w: w.download_op(download_options=DownloadOptions(read_timeout=math.nan)),
+        error=AirflowFailException,
+        cause=SixtyfourInputError,
+        message="read_timeout must be a finite number of seconds > 0 and at most 86400 (a day), got nan",
+        no_request=True,
     ),
     # ---- answers that are not the API's ------------------------------------------------------------
     "html-page-from-a-proxy": Case(
