@@ -39,7 +39,7 @@ from airflow_provider_sixtyfour.transfers.session import open_url
 if TYPE_CHECKING:
     import requests
 
-    from airflow_provider_sixtyfour.transfers.destination import Sink
+    from airflow_provider_sixtyfour.transfers.sinks import Sink
 
 log = logging.getLogger(__name__)
 
