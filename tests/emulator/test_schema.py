@@ -7,7 +7,6 @@ import copy
 import json
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
+from airflow_provider_sixtyfour.emulator.openapi import load_document
 from airflow_provider_sixtyfour.protocol.endpoints import (
     CANCEL_RUN,
     DOWNLOAD_LINKS,
@@ -27,7 +27,6 @@ from airflow_provider_sixtyfour.protocol.endpoints import (
 )
 from emulator.helpers import FAILING, FAST, SLOW, Api
 
-OPENAPI = Path("/work/shared/reference/sixtyfour-openapi-workflows.json")
 DOC_URI = "urn:sixtyfour-openapi"
 # Fields the vendor's newer docs add beyond the OpenAPI document.
 DOCUMENTED_EXTRAS = {"WorkflowResultItemWithDownload": {"file_size": {"type": "integer"}}}
@@ -55,7 +54,7 @@ def _strict(document: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
-    document = _strict(json.loads(OPENAPI.read_text()))
+    document = _strict(load_document())
     return Registry().with_resource(DOC_URI, Resource.from_contents(document, default_specification=DRAFT202012))
 
 
