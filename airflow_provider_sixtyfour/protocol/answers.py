@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TypeVar
 
+from airflow_provider_sixtyfour.protocol.decoding import UnreadableJson, decode_json
 from airflow_provider_sixtyfour.protocol.endpoints import ApiCall
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourResponseError, error_for_response
-from airflow_provider_sixtyfour.protocol.models import MalformedAnswer
+from airflow_provider_sixtyfour.protocol.fields import MalformedAnswer
 from airflow_provider_sixtyfour.protocol.retry import parse_retry_after
 
 T = TypeVar("T")
+
+#: What a bug-free parser can still raise on input no one foresaw; always a response error, never raw.
+_PARSE_FAILURES = (ValueError, TypeError, LookupError, ArithmeticError, RecursionError)
 
 
 def read_answer(call: ApiCall[T], status_code: int, body: bytes, headers: Mapping[str, str], reason: str = "") -> T:
@@ -25,9 +28,17 @@ def read_answer(call: ApiCall[T], status_code: int, body: bytes, headers: Mappin
             reason=reason,
             retry_after=parse_retry_after(headers),
         )
+    if not body.strip():
+        raise SixtyfourResponseError(
+            call.method,
+            call.path,
+            f"HTTP {status_code} answer is empty, where the API always answers JSON; is a proxy or cache in the way?",
+        )
     try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+        data = decode_json(body)
+    except UnreadableJson as err:
+        raise SixtyfourResponseError(call.method, call.path, f"HTTP {status_code} answer {err.problem}") from None
+    except ValueError:
         snippet = body[:80].decode("utf-8", "replace")
         kind = "an HTML page" if snippet.lstrip().lower().startswith(("<!doctype", "<html")) else "not JSON"
         raise SixtyfourResponseError(
@@ -39,3 +50,7 @@ def read_answer(call: ApiCall[T], status_code: int, body: bytes, headers: Mappin
         return call.parse(data)
     except MalformedAnswer as err:
         raise SixtyfourResponseError(call.method, call.path, str(err)) from None
+    except _PARSE_FAILURES as err:
+        raise SixtyfourResponseError(
+            call.method, call.path, f"its JSON does not have the documented shape ({type(err).__name__})"
+        ) from None

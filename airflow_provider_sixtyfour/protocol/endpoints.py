@@ -15,6 +15,8 @@ from typing import IO, Any, Generic, TypeVar
 from urllib.parse import quote
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.fields import MalformedAnswer, mapping, require_text
+from airflow_provider_sixtyfour.protocol.ids import check_job_id, check_workflow_id, same_run
 from airflow_provider_sixtyfour.protocol.models import (
     CancelResult,
     DownloadLink,
@@ -22,12 +24,11 @@ from airflow_provider_sixtyfour.protocol.models import (
     RunRecord,
     RunStarted,
     Workflow,
-    _mapping,
-    _require,
 )
 from airflow_provider_sixtyfour.protocol.statuses import LIST_STATUS_FILTERS
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_BASE_URL = "https://api.sixtyfour.ai"
 API_KEY_HEADER = "x-api-key"
@@ -113,23 +114,37 @@ class ApiCall(Generic[T]):
         return f"{self.method} {self.path}"
 
 
-def _validate_job_id(job_id: object) -> str:
-    text = str(job_id or "").strip()
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise SixtyfourInputError(
-            f"job_id {job_id!r} is not a Sixtyfour run id: run ids are UUIDs such as "
-            "'3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31' (the run operator pushes it to XCom as 'job_id')"
-        ) from None
-    return text
+def _about_run(parse: Callable[[Any], R], run_id: str, key: str) -> Callable[[Any], R]:
+    """``parse``, then check that the record names the run asked for: a cache or proxy that mixes up
+    answers must not make one run's status (or results) pass for another's."""
+
+    def checked(data: Any) -> R:
+        record = parse(data)
+        named = str(getattr(record, key))
+        if not same_run(named, run_id):
+            raise MalformedAnswer(
+                f"the answer is about run {named[:80]!r}, not the run asked for ({run_id!r}); is a cache or proxy "
+                "mixing up answers?"
+            )
+        return record
+
+    return checked
 
 
-def _validate_workflow_id(workflow_id: object) -> str:
-    text = str(workflow_id or "").strip()
-    if not text:
-        raise SixtyfourInputError("workflow_id is empty: pass the id of a workflow from the Sixtyfour app")
-    return text
+def _of_workflow(parse: Callable[[Any], R], workflow_id: str, key: str) -> Callable[[Any], R]:
+    """``parse``, then check that the record names the workflow asked for."""
+
+    def checked(data: Any) -> R:
+        record = parse(data)
+        named = str(getattr(record, key))
+        if named != workflow_id:
+            raise MalformedAnswer(
+                f"the answer is about workflow {named[:80]!r}, not the workflow asked for ({workflow_id!r}); is a "
+                "cache or proxy mixing up answers?"
+            )
+        return record
+
+    return checked
 
 
 def validate_webhook_payload(payload: object) -> list[dict[str, Any]] | dict[str, Any]:
@@ -161,7 +176,7 @@ def validate_webhook_payload(payload: object) -> list[dict[str, Any]] | dict[str
 
 
 def _parse_handle(data: object) -> str:
-    return _require(_mapping(data, "an upload answer"), UPLOAD_HANDLE_KEY, str)
+    return require_text(mapping(data, "an upload answer"), UPLOAD_HANDLE_KEY)
 
 
 def run_workflow(
@@ -173,7 +188,7 @@ def run_workflow(
     idempotency_key: str,
 ) -> ApiCall[RunStarted]:
     """``POST /workflows/run``: start a run. Sent with an ``Idempotency-Key`` so it is safe to retry."""
-    workflow_id = _validate_workflow_id(workflow_id)
+    workflow_id = check_workflow_id(workflow_id)
     if not idempotency_key:
         raise SixtyfourInputError("idempotency_key is empty")
     body: dict[str, Any] = {}
@@ -197,7 +212,7 @@ def run_workflow(
         params=params,
         json_body=body or None,
         headers={IDEMPOTENCY_KEY_HEADER: idempotency_key},
-        parse=RunStarted.from_api,
+        parse=_of_workflow(RunStarted.from_api, workflow_id, "workflow_id"),
         retry_safe=True,
     )
 
@@ -215,7 +230,7 @@ def list_runs(status: str | None = None, workflow_id: str | None = None, limit: 
             )
         params["status"] = status_value
     if workflow_id is not None:
-        params["workflow_id"] = _validate_workflow_id(workflow_id)
+        params["workflow_id"] = check_workflow_id(workflow_id)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
         raise SixtyfourInputError(f"limit must be an integer from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
     params["limit"] = str(limit)
@@ -224,31 +239,31 @@ def list_runs(status: str | None = None, workflow_id: str | None = None, limit: 
 
 def get_live_status(job_id: str) -> ApiCall[LiveStatus]:
     """``GET /workflows/runs/{run_id}/live_status``: a run's status and per-block progress."""
-    run_id = _validate_job_id(job_id)
+    run_id = check_job_id(job_id)
     return ApiCall(
         method="GET",
         route=LIVE_STATUS,
         path=LIVE_STATUS.format(run_id=quote(run_id, safe="")),
-        parse=LiveStatus.from_api,
+        parse=_about_run(LiveStatus.from_api, run_id, "run_id"),
     )
 
 
 def cancel_run(job_id: str) -> ApiCall[CancelResult]:
     """``POST /workflows/cancel``: ask for a run to stop. Harmless on a finished run, so retry-safe."""
-    job_id = _validate_job_id(job_id)
+    job_id = check_job_id(job_id)
     return ApiCall(
         method="POST",
         route=CANCEL_RUN,
         path=CANCEL_RUN,
         params={"job_id": job_id},
         json_body={},
-        parse=CancelResult.from_api,
+        parse=_about_run(CancelResult.from_api, job_id, "job_id"),
     )
 
 
 def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[DownloadLink]]:
     """``GET /workflows/runs/{run_id}/results/download-links``: one signed link per result file."""
-    run_id = _validate_job_id(job_id)
+    run_id = check_job_id(job_id)
     format = check_result_format(format)
     return ApiCall(
         method="GET",
@@ -277,12 +292,12 @@ def list_workflows() -> ApiCall[list[Workflow]]:
 
 def get_workflow(workflow_id: str) -> ApiCall[Workflow]:
     """``GET /workflows/{workflow_id}``: one workflow with its blocks."""
-    workflow_id = _validate_workflow_id(workflow_id)
+    workflow_id = check_workflow_id(workflow_id)
     return ApiCall(
         method="GET",
         route=GET_WORKFLOW,
         path=GET_WORKFLOW.format(workflow_id=quote(workflow_id, safe="")),
-        parse=Workflow.from_api,
+        parse=_of_workflow(Workflow.from_api, workflow_id, "id"),
     )
 
 

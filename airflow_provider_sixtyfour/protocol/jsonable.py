@@ -1,12 +1,14 @@
 """Turn typed records into plain JSON (for XCom, trigger events and task summaries); no I/O.
 
-Datetimes become ISO-8601 strings, enums their values, and ``raw`` copies are dropped. A signed
+Datetimes become ISO-8601 strings, enums their values, non-finite floats ``None`` (the result is always
+strict JSON: ``json.dumps(..., allow_nan=False)`` accepts it), and ``raw`` copies are dropped. A signed
 ``download_url`` is never included: only its redacted form, so the result is safe to log and store.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
@@ -36,6 +38,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)

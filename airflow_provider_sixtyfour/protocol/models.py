@@ -1,8 +1,11 @@
 """Typed records parsed from the API's answers.
 
-Each ``from_api`` reads the documented fields (names and types from the vendor's OpenAPI document),
-ignores fields it does not know, and raises :class:`SixtyfourResponseError` only when a required
-field is missing or of the wrong type. The parsed JSON is kept in ``raw`` for anything not modelled.
+Each ``from_api`` reads the documented fields (names and types from the vendor's OpenAPI document)
+with the checked readers of :mod:`~airflow_provider_sixtyfour.protocol.fields`, ignores fields it
+does not know, and raises :class:`MalformedAnswer` (a ``SixtyfourResponseError`` once the transport
+reads it) only when a required field is missing, empty or of the wrong type. Optional fields of the
+wrong type and numbers no record can hold (``NaN``, ``Infinity``, beyond 64 bits) read as missing, so
+every record is strict JSON. The parsed JSON is kept in ``raw`` for anything not modelled.
 """
 
 from __future__ import annotations
@@ -10,82 +13,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from airflow_provider_sixtyfour.protocol.fields import (
+    MalformedAnswer,
+    as_list,
+    mapping,
+    opt_float,
+    opt_int,
+    opt_str,
+    parse_timestamp,
+    plain_dict,
+    require,
+    require_text,
+)
+from airflow_provider_sixtyfour.protocol.ids import is_run_id
 from airflow_provider_sixtyfour.protocol.redaction import redact_url, url_host
-from airflow_provider_sixtyfour.protocol.statuses import BlockStatus, RunStatus
+from airflow_provider_sixtyfour.protocol.statuses import BlockStatus, RunStatus, run_has_ended, spelled_status
 from airflow_provider_sixtyfour.protocol.statuses import ended_status as _ended_status
 
-T = TypeVar("T")
+__all__ = [
+    "BlockProgress",
+    "CancelResult",
+    "DownloadLink",
+    "LiveStatus",
+    "MalformedAnswer",
+    "RunRecord",
+    "RunStarted",
+    "Workflow",
+    "WorkflowBlock",
+    "parse_timestamp",
+]
 
 
-class MalformedAnswer(ValueError):
-    """An answer lacks a required field or has one of the wrong type (turned into SixtyfourResponseError)."""
+def _run_id(obj: Mapping[str, Any], key: str) -> str:
+    value = require_text(obj, key)
+    if not is_run_id(value):
+        raise MalformedAnswer(f"field {key!r} is not a run id (a UUID), got {value[:80]!r}")
+    return value
 
 
-def _require(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...]) -> T:
-    if key not in data or data[key] is None:
-        raise MalformedAnswer(f"required field {key!r} is missing")
-    value = data[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise MalformedAnswer(f"field {key!r} should be {_kind_name(kind)}, got {type(value).__name__}")
-    return value  # type: ignore[return-value]
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    if isinstance(kind, tuple):
-        return " or ".join(k.__name__ for k in kind)
-    return kind.__name__
-
-
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
-
-
-def _opt_int(data: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
-    value = data.get(key)
-    if value is None or isinstance(value, bool):
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _float(data: Mapping[str, Any], key: str, default: float = 0.0) -> float:
-    value = data.get(key)
-    try:
-        return float(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
-
-
-def _dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """Parse an ISO-8601 timestamp of the API; ``None`` for missing or unreadable values."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _mapping(data: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise MalformedAnswer(f"expected a JSON object for {what}, got {type(data).__name__}")
-    return data
-
-
-def _list(data: object, what: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise MalformedAnswer(f"expected a JSON list of {what}, got {type(data).__name__}")
-    return data
+def _completed(completed_at: datetime | None, raw: Mapping[str, Any]) -> object:
+    return completed_at if completed_at is not None else raw.get("completed_at")
 
 
 @dataclass(frozen=True)
@@ -106,14 +75,14 @@ class RunStarted:
 
     @classmethod
     def from_api(cls, data: object) -> RunStarted:
-        obj = _mapping(data, "a started run")
+        obj = mapping(data, "a started run")
         cache = obj.get("cache_config")
         return cls(
-            job_id=_require(obj, "job_id", str),
-            workflow_id=_require(obj, "workflow_id", str),
-            status=RunStatus.parse(_require(obj, "status", str)),
-            already_started=bool(obj.get("already_started")),
-            cache_config=dict(cache) if isinstance(cache, Mapping) else None,
+            job_id=_run_id(obj, "job_id"),
+            workflow_id=require_text(obj, "workflow_id"),
+            status=RunStatus.parse(require_text(obj, "status")),
+            already_started=obj.get("already_started") is True,
+            cache_config=plain_dict(obj, "cache_config") if isinstance(cache, Mapping) else None,
             raw=dict(obj),
         )
 
@@ -143,34 +112,44 @@ class RunRecord:
     @property
     def ended_status(self) -> RunStatus | None:
         """How the run ended (completed, failed, cancelled, or unknown with ``completed_at`` set), or None."""
-        return _ended_status(self.status, self.completed_at)
+        return _ended_status(self.status, _completed(self.completed_at, self.raw))
+
+    @property
+    def reported_status(self) -> str:
+        """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
+        return spelled_status(self.raw.get("status")) if "status" in self.raw else self.status.value
+
+    @property
+    def has_ended(self) -> bool:
+        """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
+        return run_has_ended(self.status, _completed(self.completed_at, self.raw))
 
     @classmethod
     def from_api(cls, data: object) -> RunRecord:
-        obj = _mapping(data, "a run")
+        obj = mapping(data, "a run")
         return cls(
-            job_id=_require(obj, "job_id", str),
-            workflow_id=_require(obj, "workflow_id", str),
-            status=RunStatus.parse(_require(obj, "status", str)),
-            workflow_name=str(obj.get("workflow_name") or "Untitled Workflow"),
-            step=_opt_str(obj, "step"),
-            user_id=_opt_str(obj, "user_id"),
+            job_id=require_text(obj, "job_id"),
+            workflow_id=require_text(obj, "workflow_id"),
+            status=RunStatus.parse(require_text(obj, "status")),
+            workflow_name=opt_str(obj, "workflow_name") or "Untitled Workflow",
+            step=opt_str(obj, "step"),
+            user_id=opt_str(obj, "user_id"),
             created_at=parse_timestamp(obj.get("created_at")),
             updated_at=parse_timestamp(obj.get("updated_at")),
             queued_at=parse_timestamp(obj.get("queued_at")),
             started_at=parse_timestamp(obj.get("started_at")),
             completed_at=parse_timestamp(obj.get("completed_at")),
-            duration_ms=_opt_int(obj, "duration_ms"),
-            status_reason=_opt_str(obj, "status_reason"),
-            error_message=_opt_str(obj, "error_message"),
-            metrics=_dict(obj, "metrics"),
-            blocks_count=_opt_int(obj, "blocks_count", 0) or 0,
+            duration_ms=opt_int(obj, "duration_ms"),
+            status_reason=opt_str(obj, "status_reason"),
+            error_message=opt_str(obj, "error_message"),
+            metrics=plain_dict(obj, "metrics"),
+            blocks_count=opt_int(obj, "blocks_count", 0) or 0,
             raw=dict(obj),
         )
 
     @classmethod
     def list_from_api(cls, data: object) -> list[RunRecord]:
-        return [cls.from_api(item) for item in _list(data, "runs")]
+        return [cls.from_api(item) for item in as_list(data, "runs")]
 
 
 @dataclass(frozen=True)
@@ -192,23 +171,23 @@ class BlockProgress:
     @property
     def row_count(self) -> int | None:
         """Rows the block produced so far (``metrics.row_count``), when the API says."""
-        return _opt_int(self.metrics, "row_count")
+        return opt_int(self.metrics, "row_count")
 
     @classmethod
     def from_api(cls, data: object) -> BlockProgress:
-        obj = _mapping(data, "a block status")
+        obj = mapping(data, "a block status")
         return cls(
-            block_name=_require(obj, "block_name", str),
-            sequence_number=_require(obj, "sequence_number", int),
-            status=BlockStatus.parse(_require(obj, "status", str)),
-            progress_percentage=_float(obj, "progress_percentage"),
-            current_step=_opt_str(obj, "current_step"),
-            processed_count=_opt_int(obj, "processed_count", 0) or 0,
-            total_count=_opt_int(obj, "total_count", 0) or 0,
-            error_message=_opt_str(obj, "error_message"),
+            block_name=require_text(obj, "block_name"),
+            sequence_number=require(obj, "sequence_number", int),
+            status=BlockStatus.parse(require(obj, "status", str)),
+            progress_percentage=opt_float(obj, "progress_percentage"),
+            current_step=opt_str(obj, "current_step"),
+            processed_count=opt_int(obj, "processed_count", 0) or 0,
+            total_count=opt_int(obj, "total_count", 0) or 0,
+            error_message=opt_str(obj, "error_message"),
             started_at=parse_timestamp(obj.get("started_at")),
             completed_at=parse_timestamp(obj.get("completed_at")),
-            metrics=_dict(obj, "metrics"),
+            metrics=plain_dict(obj, "metrics"),
         )
 
 
@@ -243,32 +222,42 @@ class LiveStatus:
         return current[0].processed_count if current else 0
 
     @property
+    def reported_status(self) -> str:
+        """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
+        return spelled_status(self.raw.get("overall_status")) if "overall_status" in self.raw else self.status.value
+
+    @property
+    def has_ended(self) -> bool:
+        """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
+        return run_has_ended(self.status, _completed(self.completed_at, self.raw))
+
+    @property
     def error_message(self) -> str | None:
         """Why the run failed, from the failed block(s) or the answer's own ``error_message``."""
         messages = [f"{b.block_name}: {b.error_message}" for b in self.blocks if b.error_message]
-        top = self.raw.get("error_message") or self.raw.get("status_reason")
+        top = opt_str(self.raw, "error_message") or opt_str(self.raw, "status_reason")
         if top:
-            messages.insert(0, str(top))
+            messages.insert(0, top)
         return "; ".join(messages) or None
 
     @classmethod
     def from_api(cls, data: object) -> LiveStatus:
-        obj = _mapping(data, "a live status")
-        blocks = tuple(BlockProgress.from_api(b) for b in _list(obj.get("blocks") or [], "blocks"))
+        obj = mapping(data, "a live status")
+        blocks = tuple(BlockProgress.from_api(b) for b in as_list(obj.get("blocks") or [], "blocks"))
         return cls(
-            run_id=_require(obj, "run_id", str),
-            workflow_id=_require(obj, "workflow_id", str),
-            status=RunStatus.parse(_require(obj, "overall_status", str)),
+            run_id=require_text(obj, "run_id"),
+            workflow_id=require_text(obj, "workflow_id"),
+            status=RunStatus.parse(require_text(obj, "overall_status")),
             last_updated=parse_timestamp(obj.get("last_updated")),
-            current_block=_opt_str(obj, "current_block"),
-            current_block_sequence=_opt_int(obj, "current_block_sequence"),
-            total_blocks=_opt_int(obj, "total_blocks", 0) or 0,
-            completed_blocks=_opt_int(obj, "completed_blocks", 0) or 0,
+            current_block=opt_str(obj, "current_block"),
+            current_block_sequence=opt_int(obj, "current_block_sequence"),
+            total_blocks=opt_int(obj, "total_blocks", 0) or 0,
+            completed_blocks=opt_int(obj, "completed_blocks", 0) or 0,
             started_at=parse_timestamp(obj.get("started_at")),
             completed_at=parse_timestamp(obj.get("completed_at")),
             blocks=blocks,
-            progress_percentage=_float(obj, "overall_progress_percentage"),
-            estimation_blocked_by=_opt_str(obj, "estimation_blocked_by"),
+            progress_percentage=opt_float(obj, "overall_progress_percentage"),
+            estimation_blocked_by=opt_str(obj, "estimation_blocked_by"),
             raw=dict(obj),
         )
 
@@ -283,10 +272,10 @@ class CancelResult:
 
     @classmethod
     def from_api(cls, data: object) -> CancelResult:
-        obj = _mapping(data, "a cancel answer")
+        obj = mapping(data, "a cancel answer")
         return cls(
-            job_id=_require(obj, "job_id", str),
-            status=RunStatus.parse(_require(obj, "status", str)),
+            job_id=require_text(obj, "job_id"),
+            status=RunStatus.parse(require_text(obj, "status")),
             raw=dict(obj),
         )
 
@@ -323,25 +312,25 @@ class DownloadLink:
 
     @classmethod
     def from_api(cls, data: object) -> DownloadLink:
-        obj = _mapping(data, "a result file")
+        obj = mapping(data, "a result file")
         results = obj.get("results")
         return cls(
-            filename=_require(obj, "filename", str),
-            storage_bucket=_require(obj, "storage_bucket", str),
-            row_count=_opt_int(obj, "row_count", 0) or 0,
-            block_number=_opt_int(obj, "block_number"),
+            filename=require(obj, "filename", str),
+            storage_bucket=require(obj, "storage_bucket", str),
+            row_count=opt_int(obj, "row_count", 0) or 0,
+            block_number=opt_int(obj, "block_number"),
             created_at=parse_timestamp(obj.get("created_at")),
-            message=_opt_str(obj, "message"),
-            content_type=_opt_str(obj, "content_type"),
-            download_url=_opt_str(obj, "download_url"),
-            expires_in_seconds=_opt_int(obj, "download_expires_in_seconds", 900) or 0,
-            file_size=_opt_int(obj, "file_size"),
+            message=opt_str(obj, "message"),
+            content_type=opt_str(obj, "content_type"),
+            download_url=opt_str(obj, "download_url"),
+            expires_in_seconds=opt_int(obj, "download_expires_in_seconds", 900) or 0,
+            file_size=opt_int(obj, "file_size"),
             results=[dict(r) for r in results if isinstance(r, Mapping)] if isinstance(results, list) else None,
         )
 
     @classmethod
     def list_from_api(cls, data: object) -> list[DownloadLink]:
-        return [cls.from_api(item) for item in _list(data, "result files")]
+        return [cls.from_api(item) for item in as_list(data, "result files")]
 
 
 @dataclass(frozen=True)
@@ -356,13 +345,13 @@ class WorkflowBlock:
 
     @classmethod
     def from_api(cls, data: object) -> WorkflowBlock:
-        obj = _mapping(data, "a workflow block")
+        obj = mapping(data, "a workflow block")
         return cls(
-            sequence_number=_require(obj, "sequence_number", int),
+            sequence_number=require(obj, "sequence_number", int),
             block_type=str(obj.get("block_type") or ""),
-            block_name=_require(obj, "block_name", str),
-            specs=_dict(obj, "specs"),
-            block_id=_opt_str(obj, "block_id"),
+            block_name=require(obj, "block_name", str),
+            specs=plain_dict(obj, "specs"),
+            block_id=opt_str(obj, "block_id"),
         )
 
 
@@ -400,17 +389,17 @@ class Workflow:
 
     @classmethod
     def from_api(cls, data: object) -> Workflow:
-        obj = _mapping(data, "a workflow")
+        obj = mapping(data, "a workflow")
         definition = obj.get("workflow_definition")
         blocks: tuple[WorkflowBlock, ...] = ()
         if isinstance(definition, Mapping):
-            blocks = tuple(WorkflowBlock.from_api(b) for b in _list(definition.get("blocks") or [], "blocks"))
+            blocks = tuple(WorkflowBlock.from_api(b) for b in as_list(definition.get("blocks") or [], "blocks"))
         return cls(
-            id=_require(obj, "id", str),
-            name=_require(obj, "name", str),
+            id=require_text(obj, "id"),
+            name=require(obj, "name", str),
             status=str(obj.get("status") or ""),
-            step=_opt_str(obj, "step"),
-            description=_opt_str(obj, "description"),
+            step=opt_str(obj, "step"),
+            description=opt_str(obj, "description"),
             created_at=parse_timestamp(obj.get("created_at")),
             updated_at=parse_timestamp(obj.get("updated_at")),
             last_run_date=parse_timestamp(obj.get("last_run_date")),
@@ -420,4 +409,4 @@ class Workflow:
 
     @classmethod
     def list_from_api(cls, data: object) -> list[Workflow]:
-        return [cls.from_api(item) for item in _list(data, "workflows")]
+        return [cls.from_api(item) for item in as_list(data, "workflows")]

@@ -98,9 +98,53 @@ def test_download_links_format_checked() -> None:
         endpoints.get_download_links(JOB_ID, "xlsx")
 
 
-def test_workflow_ids_are_quoted_in_paths() -> None:
-    assert endpoints.get_workflow("wf 1/x").path == "/workflows/wf%201%2Fx"
+def test_workflow_ids_are_one_path_segment() -> None:
+    assert endpoints.get_workflow("wf-1.a_b:c~d").path == "/workflows/wf-1.a_b%3Ac~d"
+    assert endpoints.get_workflow("  wf-1 ").path == "/workflows/wf-1"
     assert endpoints.list_workflows().path == "/workflows"
+
+
+@pytest.mark.parametrize(
+    "workflow_id",
+    ["..", ".", "../runs", "wf/1", "wf 1", "wf%2F1", "wf?x=1", "wf#x", "wf\\1", "wf\t1", "-wf", "w" * 201],
+)
+def test_ids_that_would_request_another_path_are_refused_by_every_builder(workflow_id: str) -> None:
+    builders = [
+        lambda: endpoints.get_workflow(workflow_id),
+        lambda: endpoints.run_workflow(workflow_id, idempotency_key="k"),
+        lambda: endpoints.list_runs(workflow_id=workflow_id),
+    ]
+    for build in builders:
+        with pytest.raises(SixtyfourInputError, match="is not a Sixtyfour workflow id") as raised:
+            build()
+        assert "never '/', '%'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "job_id", [f" {JOB_ID}\n", JOB_ID.upper(), __import__("uuid").UUID(JOB_ID)], ids=["padded", "upper", "uuid"]
+)
+def test_run_ids_in_their_usual_forms_are_accepted(job_id: object) -> None:
+    path = endpoints.get_live_status(job_id).path  # type: ignore[arg-type]
+    assert path.lower() == f"/workflows/runs/{JOB_ID}/live_status"
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        JOB_ID.replace("-", ""),
+        f"urn:uuid:{JOB_ID}",
+        "{" + JOB_ID + "}",
+        f"{JOB_ID}/..",
+        "..",
+        f"{JOB_ID[:-1]}%",
+        None,
+        42,
+    ],
+)
+def test_run_ids_in_any_other_form_are_refused(job_id: object) -> None:
+    for builder in (endpoints.get_live_status, endpoints.cancel_run, endpoints.get_download_links):
+        with pytest.raises(SixtyfourInputError, match="is not a Sixtyfour run id"):
+            builder(job_id)  # type: ignore[arg-type]
 
 
 def test_upload_call() -> None:
