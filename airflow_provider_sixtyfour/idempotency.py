@@ -49,7 +49,8 @@ from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 
 IDEMPOTENCY_KEY_PREFIX = "airflow-sixtyfour-"
 
-#: Statuses of an earlier try's run that a retry reattaches to (a completed run is not paid twice).
+#: Statuses of an earlier try's run that a retry reattaches to (a completed run is not paid twice). An
+#: unknown status counts only while the run has not ended: one that ended so is treated as failed.
 REATTACH_STATUSES: frozenset[RunStatus] = frozenset(
     {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.UNKNOWN}
 )
@@ -346,7 +347,7 @@ class RunClaimer:
                 try_number,
             )
             return None
-        if live.status in REATTACH_STATUSES:
+        if live.status in REATTACH_STATUSES and (live.status.is_terminal or not live.has_ended):
             self.log.info(
                 "Try %d: reattaching to Sixtyfour run %s started by try %d (status %s); no new run is started.",
                 self.identity.try_number,
@@ -360,7 +361,7 @@ class RunClaimer:
             self.identity.try_number,
             job_id,
             try_number,
-            live.status.value,
+            live.reported_status,
         )
         return None
 

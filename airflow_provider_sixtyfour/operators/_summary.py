@@ -1,4 +1,4 @@
-"""The JSON-safe summary a run operator returns, and the deadline it carries; no I/O.
+"""The JSON-safe summary a run operator returns; no I/O.
 
 The summary is built from a run's live status in its plain-JSON form (``to_jsonable(LiveStatus)``,
 which is also what the trigger's event carries), so the deferrable and the blocking paths return the
@@ -7,36 +7,10 @@ same thing. It never holds a signed download URL.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.models import DownloadLink, parse_timestamp
-
-
-def timeout_seconds(timeout: object, name: str = "timeout") -> float | None:
-    """``timeout`` (seconds or a ``timedelta``) as positive seconds, or None for no limit."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, timedelta):
-        seconds = timeout.total_seconds()
-    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        seconds = float(timeout)
-    else:
-        raise SixtyfourInputError(f"{name} must be a number of seconds or a timedelta, got {type(timeout).__name__}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise SixtyfourInputError(f"{name} must be positive, got {timeout!r}")
-    return seconds
-
-
-def deadline_from(timeout: float | None, now: float | None = None) -> float | None:
-    """The absolute deadline (epoch seconds) ``timeout`` seconds from ``now``, or None."""
-    if timeout is None:
-        return None
-    return (time.time() if now is None else now) + timeout
 
 
 def result_files(links: Sequence[DownloadLink]) -> list[dict[str, Any]]:
@@ -106,10 +80,3 @@ def run_summary(
         "result_files": files,
         "output_rows": output_rows,
     }
-
-
-def describe_deadline(deadline: float) -> str:
-    """The deadline as an ISO-8601 UTC time, for messages."""
-    from datetime import timezone
-
-    return datetime.fromtimestamp(deadline, tz=timezone.utc).isoformat(timespec="seconds")

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.deadlines import deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
-from airflow_provider_sixtyfour.operators._summary import deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 
 if TYPE_CHECKING:
@@ -111,9 +111,9 @@ class SixtyfourCancelRunOperator(BaseOperator):
             live = hook.get_live_status(job_id)
         except SixtyfourInputError as err:
             raise AirflowFailException(f"Invalid input: {err}") from err
-        if live.status.is_terminal:
-            self.log.info("Sixtyfour run %s already ended %s; nothing to cancel.", job_id, live.status.value)
-            return live.status.value
+        if live.has_ended:
+            self.log.info("Sixtyfour run %s already ended %s; nothing to cancel.", job_id, live.reported_status)
+            return live.reported_status
         result = hook.cancel_run(job_id)
         self.log.info(
             "Asked Sixtyfour to cancel run %s (was %s); it answered %s.",
@@ -130,14 +130,14 @@ class SixtyfourCancelRunOperator(BaseOperator):
         deadline = deadline_from(self._timeout_seconds)
         while True:
             live = hook.get_live_status(job_id)
-            if live.status.is_terminal:
+            if live.has_ended:
                 if live.status.value != "cancelled":
                     self.log.warning(
-                        "Sixtyfour run %s ended %s before the cancel took effect.", job_id, live.status.value
+                        "Sixtyfour run %s ended %s before the cancel took effect.", job_id, live.reported_status
                     )
                 else:
                     self.log.info("Sixtyfour run %s is cancelled.", job_id)
-                return live.status.value
+                return live.status.value if live.status.is_terminal else live.reported_status
             if deadline is not None and time.time() >= deadline:
                 raise AirflowException(
                     f"Sixtyfour run {job_id} was still {live.status.value} {self._timeout_seconds:.0f} s after "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.deadlines import deadline_from, describe_deadline, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.idempotency import RunClaimer, RunLedger, TaskInstanceIdentity
 from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, SixtyfourRunLink
@@ -25,13 +26,7 @@ from airflow_provider_sixtyfour.operators._inputs import (
     check_workflow_id,
     csv_path,
 )
-from airflow_provider_sixtyfour.operators._summary import (
-    deadline_from,
-    describe_deadline,
-    result_files,
-    run_summary,
-    timeout_seconds,
-)
+from airflow_provider_sixtyfour.operators._summary import result_files, run_summary
 from airflow_provider_sixtyfour.operators.cancel_run import CANCEL_BUDGET_SECONDS, cancel_within
 from airflow_provider_sixtyfour.operators.download_results import (
     DEFAULT_ASSET_ALIAS,
@@ -47,7 +42,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
 )
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
-from airflow_provider_sixtyfour.triggers.describe import ProgressTracker
+from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -219,12 +214,12 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
             run = to_jsonable(owned.live) if owned.live is not None else {"status": owned.status.value}
             self.log.info("Not waiting for Sixtyfour run %s (wait_for_completion=False).", owned.job_id)
             return run_summary(run, job_id=owned.job_id, workflow_id=request.workflow_id, run_url=run_url)
-        if owned.live is not None and owned.live.status.is_terminal:
-            return self._finish(context, hook, owned.job_id, to_jsonable(owned.live), request.workflow_id)
+        if owned.live is not None and owned.live.has_ended:
+            return self._finish_live(context, hook, owned.job_id, owned.live, request.workflow_id)
         if self.deferrable:
             self._defer(owned.job_id, deadline)
         live = self._wait(hook, owned.job_id, deadline)
-        return self._finish(context, hook, owned.job_id, to_jsonable(live), request.workflow_id)
+        return self._finish_live(context, hook, owned.job_id, live, request.workflow_id)
 
     def _wait_budget(self) -> float | None:
         """Seconds the run may take: ``timeout``, or just under ``execution_timeout`` when that is shorter.
@@ -335,11 +330,11 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
                 line = tracker.changed(live)
                 if line:
                     self.log.info("%s", line)
-                if live.status.is_terminal:
+                if live.has_ended:
                     self._finished = True
                     return live
             if deadline is not None and time.time() >= deadline:
-                self._fail_on_timeout(job_id, deadline, None if last is None else last.status.value)
+                self._fail_on_timeout(job_id, deadline, None if last is None else last.reported_status)
             pause = self._poll_seconds if deadline is None else min(self._poll_seconds, deadline - time.time())
             stop.wait(max(0.0, pause))
 
@@ -367,6 +362,14 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         raise AirflowException(f"Waiting for Sixtyfour run {job_id} failed: {message or status}")
 
     # -- the end ------------------------------------------------------------------------------------
+
+    def _finish_live(
+        self, context: Context, hook: SixtyfourHook, job_id: str, live: LiveStatus, workflow_id: str
+    ) -> Any:
+        """:meth:`_finish` for a live status read in this task (not from a trigger's event)."""
+        # A status this provider does not know is named only by the live status: carry its description.
+        message = "" if live.status.is_terminal else describe_end(live)
+        return self._finish(context, hook, job_id, to_jsonable(live), workflow_id, message)
 
     def _finish(
         self,
@@ -405,7 +408,11 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
                 f"Sixtyfour run {job_id} of workflow {workflow_id} was cancelled before it completed; a cancelled "
                 f"run does not count as success. See {run_url}"
             )
-        raise AirflowException(f"Sixtyfour run {job_id} ended in an unexpected state {status.value!r}")
+        # Ended in a status this provider does not know (timeout, expired, ...): not a success, and
+        # nothing is cancelled, as the run has already stopped.
+        raise AirflowException(
+            f"{message or f'Sixtyfour run {job_id} ended in a status this provider does not know'}. See {run_url}"
+        )
 
     def _after_completion(self, context: Context, hook: SixtyfourHook, summary: dict[str, Any]) -> Any:
         """The one place for steps after a completed run: landing its results when ``download_to`` is set."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.deadlines import MAX_WAIT_SECONDS, deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.protocol import endpoints
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
@@ -38,7 +38,8 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
     """Waits until a Sixtyfour run, started elsewhere, has ended; succeeds only if it completed.
 
     A failed or cancelled run fails the sensor with the API's ``error_message``/``status_reason``
-    (or skips it with ``soft_fail=True``, as does a timeout). The sensor never cancels the run: it
+    (or skips it with ``soft_fail=True``, as does a timeout), and so does a run that ended
+    (``completed_at`` set) in a status this provider does not know, naming it. The sensor never cancels the run: it
     only watches it. Transient API errors (429, 5xx, network) count as "not yet" and are retried at
     the next poke; permanent ones (401/403/404, a malformed job id) fail the sensor at once.
 
@@ -89,24 +90,32 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) as any sensor, or defer to :class:`SixtyfourWorkflowRunTrigger`.
 
-        A wrong ``job_id``, a key the API refuses or a run it does not know fails the task without
-        Airflow's retries (:func:`~airflow_provider_sixtyfour.protocol.errors.is_final`).
+        A wrong ``job_id``, a ``timeout`` or ``poke_interval`` out of range (deferrable: at most 366
+        days), a key the API refuses or a run it does not know fails the task without Airflow's
+        retries (:func:`~airflow_provider_sixtyfour.protocol.errors.is_final`).
         """
         with fail_without_retries():
             self._check_job_id()
-        if not self.deferrable:
+            deferral = self._trigger() if self.deferrable else None
+        if deferral is None:
             return super().execute(context)  # poke raises final errors itself, so that soft_fail applies
-        self.defer(
-            trigger=SixtyfourWorkflowRunTrigger(
-                job_id=self.job_id,
-                sixtyfour_conn_id=self.sixtyfour_conn_id,
-                poll_interval=max(float(self.poke_interval), 1.0),
-                deadline=time.time() + float(self.timeout),
-                cancel_on_kill=False,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)) + DEFER_TIMEOUT_GRACE,
+        trigger, timeout = deferral
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout + DEFER_TIMEOUT_GRACE)
+
+    def _trigger(self) -> tuple[SixtyfourWorkflowRunTrigger, timedelta]:
+        """The trigger to defer to and the sensor's timeout; every value checked before deferring."""
+        timeout = timeout_seconds(self.timeout)
+        if timeout is None:  # BaseSensorOperator always sets one; None here would mean "no limit"
+            timeout = MAX_WAIT_SECONDS
+        poke = timeout_seconds(max(float(self.poke_interval), 1.0), "poke_interval") or 1.0
+        trigger = SixtyfourWorkflowRunTrigger(
+            job_id=self.job_id,
+            sixtyfour_conn_id=self.sixtyfour_conn_id,
+            poll_interval=poke,
+            deadline=deadline_from(timeout),
+            cancel_on_kill=False,
         )
+        return trigger, timedelta(seconds=timeout)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One status check: done when completed; raises when failed or cancelled."""
@@ -122,7 +131,7 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         if run.status is RunStatus.COMPLETED:
             self.log.info("%s", describe_end(run))
             return PokeReturnValue(is_done=True, xcom_value=to_jsonable(run))
-        if run.status.is_terminal:
+        if run.has_ended:  # failed, cancelled, or ended in a status this provider does not know
             raise AirflowFailException(describe_end(run))
         line = self._progress.changed(run)
         if line:

@@ -12,10 +12,10 @@ def describe_progress(update: LiveStatus | RunRecord) -> str:
     A :class:`RunRecord` (from the run list) carries no per-block progress, so its line says less.
     """
     if isinstance(update, RunRecord):
-        return f"Sixtyfour run {update.job_id} is {update.status.value}"
+        return f"Sixtyfour run {update.job_id} is {update.reported_status}"
     block = update.current_block or "-"
     return (
-        f"Sixtyfour run {update.job_id} is {update.status.value}: {update.progress_percentage:.0f}% done, "
+        f"Sixtyfour run {update.job_id} is {update.reported_status}: {update.progress_percentage:.0f}% done, "
         f"block {block} ({update.completed_blocks}/{update.total_blocks} blocks completed), "
         f"{update.rows_processed} rows processed"
     )
@@ -55,4 +55,9 @@ def describe_end(run: LiveStatus) -> str:
         )
     if run.status is RunStatus.CANCELLED:
         return f"Sixtyfour run {run.job_id} was cancelled" + (f": {reason}" if reason else "")
-    return f"Sixtyfour run {run.job_id} has not ended: it is {run.status.value}"
+    if run.has_ended:
+        return (
+            f"Sixtyfour run {run.job_id} ended with status {run.reported_status!r}, which this provider does not "
+            "know, so it does not count as completed" + (f": {reason}" if reason else "")
+        )
+    return f"Sixtyfour run {run.job_id} has not ended: it is {run.reported_status}"

@@ -5,7 +5,8 @@ requests a minute, against a limit of 500). The poller instead asks ``GET /workf
 once per cycle and learns from that single answer which watched runs are still queued or running. It
 calls ``live_status`` only for:
 
-* runs that left the active set (to read their final record: completed, failed or cancelled);
+* runs that left the active set, or are listed as ended in a status it does not know (to read their
+  final record: completed, failed, cancelled, or ended that other way);
 * runs the list cannot vouch for when it is truncated at 500 entries (after per-workflow lists);
 * progress, at a bounded rate: a run at most once every :data:`PROGRESS_EVERY_CYCLES` cycles, and at
   most :data:`PROGRESS_CALLS_PER_CYCLE` runs per cycle.
@@ -439,7 +440,7 @@ class RunPoller:
         if unresolved:
             for extra in await self._workflow_listings(hook, unresolved, runs):
                 self._learn(extra.records)
-                seen.update((r.job_id, r) for r in extra.records)
+                seen.update((r.job_id, r) for r in extra.records if r.status.is_active)
                 unresolved = [s for s in unresolved if s.job_id not in seen and not extra.proves_absent(s)]
         unresolved_ids = {s.job_id for s in unresolved}
         left = [s for s in runs if s.job_id not in seen and s.job_id not in unresolved_ids]
@@ -533,7 +534,7 @@ class RunPoller:
     def _deliver(self, state: _RunState, status: LiveStatus) -> None:
         state.workflow_id = status.workflow_id or state.workflow_id
         state.last_live_cycle = self._cycle
-        if status.status.is_terminal:
+        if status.has_ended:
             if self._runs.get(state.job_id) is state:
                 del self._runs[state.job_id]
             state.send(Finished(status))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -12,6 +11,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
+from airflow_provider_sixtyfour.deadlines import check_deadline, describe_deadline, timeout_seconds
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.models import LiveStatus
@@ -49,7 +49,8 @@ def _event(status: str, job_id: str, message: str, run: LiveStatus | None) -> di
 
 
 def _finished_event(run: LiveStatus) -> dict[str, Any]:
-    return _event(_EVENT_FOR_STATUS[run.status], run.job_id, describe_end(run), run)
+    # A run that ended in a status this provider does not know (``timeout``, ``expired``) did not complete.
+    return _event(_EVENT_FOR_STATUS.get(run.status, "failed"), run.job_id, describe_end(run), run)
 
 
 class SixtyfourWorkflowRunTrigger(BaseTrigger):
@@ -63,7 +64,9 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
          "job_id": "...", "message": "...", "run": <the run's final live status, or None>}
 
-    A failed or cancelled run's ``message`` carries the API's ``error_message``/``status_reason``.
+    A failed or cancelled run's ``message`` carries the API's ``error_message``/``status_reason``. A run
+    that ended (``completed_at`` set) in a status this provider does not know, such as ``timeout`` or
+    ``expired``, yields ``failed`` with a message naming that status.
     While waiting, each change of progress is logged once (overall %, current block,
     completed/total blocks, rows processed).
 
@@ -92,17 +95,10 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
             raise SixtyfourInputError(f"sixtyfour_conn_id must be a connection id, got {sixtyfour_conn_id!r}")
         if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or not poll_interval > 0:
             raise SixtyfourInputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
-        if deadline is not None and (
-            isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not math.isfinite(deadline)
-        ):
-            raise SixtyfourInputError(
-                "deadline must be an absolute time in epoch seconds (e.g. time.time() + 3600) or None, "
-                f"got {deadline!r}"
-            )
         self.job_id = job_id.strip()
         self.sixtyfour_conn_id = sixtyfour_conn_id
-        self.poll_interval = float(poll_interval)
-        self.deadline = None if deadline is None else float(deadline)
+        self.poll_interval = timeout_seconds(poll_interval, "poll_interval") or 5.0
+        self.deadline = check_deadline(deadline)
         self.cancel_on_kill = bool(cancel_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -124,8 +120,8 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
 
     def _timeout_event(self, last: LiveStatus | None) -> dict[str, Any]:
         assert self.deadline is not None
-        when = datetime.fromtimestamp(self.deadline, tz=timezone.utc).isoformat(timespec="seconds")
-        state = f"still {last.status.value}" if last is not None else "not finished"
+        when = describe_deadline(self.deadline)
+        state = f"still {last.reported_status}" if last is not None else "not finished"
         return _event(
             "timeout",
             self.job_id,

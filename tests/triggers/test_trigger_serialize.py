@@ -71,7 +71,7 @@ def test_defaults_serialise_too() -> None:
 
 
 def test_round_trip_through_a_fresh_process() -> None:
-    trigger = SixtyfourWorkflowRunTrigger(job_id=JOB_ID, poll_interval=6.5, deadline=1_900_000_000.25)
+    trigger = SixtyfourWorkflowRunTrigger(job_id=JOB_ID, poll_interval=6.5, deadline=round(time.time()) + 86_400.25)
     serialized = trigger.serialize()
     assert rebuilt_in_a_fresh_process(serialized) == serialized
 
@@ -90,6 +90,12 @@ def test_repr_shows_the_serialised_kwargs_only() -> None:
         ({"job_id": JOB_ID, "poll_interval": True}, "poll_interval"),
         ({"job_id": JOB_ID, "deadline": "tomorrow"}, "deadline"),
         ({"job_id": JOB_ID, "deadline": float("inf")}, "deadline"),
+        (
+            {"job_id": JOB_ID, "deadline": time.time() + 1e12},
+            "deadline .* is out of range: it must be after 1970 and at",
+        ),
+        ({"job_id": JOB_ID, "deadline": -1.0}, "out of range"),
+        ({"job_id": JOB_ID, "poll_interval": 1e12}, "poll_interval must be at most 31622400 seconds"),
         ({"job_id": JOB_ID, "sixtyfour_conn_id": ""}, "sixtyfour_conn_id"),
     ],
 )
