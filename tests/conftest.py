@@ -344,3 +344,31 @@ def webhook_sink() -> Iterator[WebhookSink]:
         yield sink
     finally:
         sink.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# The hostile server (tests/hostile.py): a correct little API until a test breaks a route
+# --------------------------------------------------------------------------------------------------
+
+HOSTILE_CONN_ID = "sixtyfour_hostile"
+
+
+@pytest.fixture(scope="module")
+def hostile_server() -> Iterator[Any]:
+    """One hostile server per test module (and xdist worker); :func:`hostile_api` resets it per test."""
+    from hostile import HostileServer
+
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile_api(hostile_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The hostile server, reset to a correct API with a completed run; connection ``sixtyfour_hostile``.
+
+    One retry with a short backoff and a 3 s timeout, so a broken route fails fast.
+    """
+    hostile_server.reset()
+    uri = sixtyfour_connection_uri_json(hostile_server.url, max_retries=1, backoff_base=0.01, timeout=3)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{HOSTILE_CONN_ID.upper()}", uri)
+    return hostile_server

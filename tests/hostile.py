@@ -5,8 +5,9 @@ can send what no well-behaved framework would: a body longer or shorter than its
 an interim ``1xx`` and nothing else, bytes that are not UTF-8, a body dripped a byte at a time.
 
 By default it is a tiny, correct Sixtyfour API for one workflow (:data:`WORKFLOW_ID`) and one run
-(:data:`JOB_ID`): every route answers what the vendor's documents say, and the run's live status is
-whatever :attr:`HostileServer.run` holds. :meth:`HostileServer.break_route` makes one route (or all)
+(:data:`JOB_ID`): every route answers what the vendor's documents say (a start replayed with a key
+it saw answers ``already_started``), and the run's live status is whatever
+:attr:`HostileServer.run` holds. :meth:`HostileServer.break_route` makes one route (or all)
 answer with a :class:`Fault` instead: a function of the good answer that returns the raw bytes to
 send. The tests in ``tests/reliability/test_hostile_servers.py`` drive the real hooks against it.
 """
@@ -90,6 +91,7 @@ class HostileServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="hostile-server", daemon=True)
         self._lock = threading.Lock()
+        self._keys: set[str | None] = set()
 
     @property
     def url(self) -> str:
@@ -110,6 +112,7 @@ class HostileServer:
             self.run = RunState()
             self.faults.clear()
             self.requests.clear()
+            self._keys.clear()
 
     def break_route(self, route: str, fault: Fault) -> None:
         """Answer ``route`` (a template of :data:`ROUTES`, or ``"*"`` for all) with ``fault``."""
@@ -134,14 +137,14 @@ class HostileServer:
         with conn:
             conn.settimeout(10)
             try:
-                method, target = _read_request(conn)
+                method, target, headers = _read_request(conn)
             except (OSError, ValueError):
                 return
             route = route_of(urlsplit(target).path)
             with self._lock:
                 self.requests.append((method, route))
                 fault = self.faults.get(route) or self.faults.get("*")
-                good = self._good(method, route, target)
+                good = self._good(method, route, target, headers.get("idempotency-key"))
             raw = response(good.status, good.body, good.content_type) if fault is None else fault(good)
             try:
                 if raw is not None and fault is drip:
@@ -160,7 +163,7 @@ class HostileServer:
             except OSError:
                 pass
 
-    def _good(self, method: str, route: str, target: str) -> Good:
+    def _good(self, method: str, route: str, target: str, idempotency_key: str | None = None) -> Good:
         parts = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         path_ids = _path_ids(route, parts.path)
@@ -172,8 +175,9 @@ class HostileServer:
                 "workflow_id": query.get("workflow_id", WORKFLOW_ID),
                 "status": "queued",
                 "cache_config": None,
-                "already_started": False,
+                "already_started": idempotency_key in self._keys,
             }
+            self._keys.add(idempotency_key)
         elif route == endpoints.LIST_RUNS:
             data = [_run_record(run)]
         elif route == endpoints.LIVE_STATUS:
@@ -195,8 +199,8 @@ class HostileServer:
         return Good(route, 200, "application/json", json.dumps(data).encode(), data)
 
 
-def _read_request(conn: socket.socket) -> tuple[str, str]:
-    """Read one request (head and body, ``Content-Length`` or chunked); return its method and target."""
+def _read_request(conn: socket.socket) -> tuple[str, str, dict[str, str]]:
+    """Read one request (head and body, ``Content-Length`` or chunked); return method, target, headers."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
@@ -220,7 +224,7 @@ def _read_request(conn: socket.socket) -> tuple[str, str]:
             if not chunk:
                 break
             rest += chunk
-    return method, target
+    return method, target, headers
 
 
 _TEMPLATE_PART = re.compile(r"\{(\w+)\}")

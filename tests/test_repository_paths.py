@@ -58,7 +58,7 @@ def test_no_tracked_file_names_a_path_outside_the_repository() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        'OPENAPI = Path("/' + 'work/shared/reference/sixtyfour-openapi-workflows.json")',
+        'OPENAPI = Path("/' + "work/shared/" + 'reference/sixtyfour-openapi-workflows.json")',
         "see ../" + "shared/reference/SIXTYFOUR-API.md",
         'open("/' + 'home/ada/.sixtyfour/key")',
         "C:\\" + "Users\\ada\\doc.json",

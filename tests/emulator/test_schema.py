@@ -4,7 +4,6 @@ the document), with no field the schema does not name (except the documented new
 from __future__ import annotations
 
 import copy
-import json
 import time
 from datetime import datetime
 from typing import Any

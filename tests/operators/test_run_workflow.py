@@ -211,6 +211,8 @@ BAD_INPUT = [
         "input_csv_conn_id",
         id="csv-conn-missing",
     ),
+    pytest.param({"workflow_id": ".."}, "workflow_id '..' is not a Sixtyfour workflow id", id="workflow-id-dotdot"),
+    pytest.param({"workflow_id": "wf/../runs"}, "never '/'", id="workflow-id-with-slash"),
     pytest.param({"specs_override": ["not", "a", "dict"]}, "specs_override", id="specs-not-dict"),
     pytest.param({"specs_override": {"limit": {1, 2}}}, "specs_override", id="specs-not-serialisable"),
 ]
@@ -253,6 +255,11 @@ def test_a_missing_connection_fails_with_how_to_fix_it(emulator: EmulatorServer)
         ({"poll_interval": 0}, "poll_interval"),
         ({"timeout": -5}, "timeout"),
         ({"timeout": "soon"}, "timeout"),
+        # Far-future waits: refused at parse time, never a crash of the deferral after a paid start.
+        ({"timeout": 1e12}, "timeout must be at most 31622400 seconds"),
+        ({"timeout": timedelta.max}, "timeout must be at most 31622400 seconds"),
+        ({"timeout": 10**400}, "timeout must be at most"),
+        ({"poll_interval": 1e10}, "poll_interval must be at most"),
         ({"download_to": "file:///tmp/out/", "download_overwrite": "yes"}, "download_overwrite"),
         ({"download_to": "file:///tmp/out/", "download_format": "xml"}, r"download_format must be one of \['csv'"),
         ({"download_to": "file:///tmp/out/", "download_format": "ndjson"}, "download_format='ndjson' needs save_json"),

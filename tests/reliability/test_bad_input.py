@@ -318,6 +318,25 @@ CASES: dict[str, Case] = {
         message=NOT_A_UUID,
         no_request=True,
     ),
+    "far-future-timeout-sensor": Case(
+        act=lambda w: SixtyfourWorkflowRunSensor(
+            task_id="wait", job_id="3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31", deferrable=True, timeout=1e12
+        ).execute(_context(FakeTaskInstance(task_id="wait"))),
+        error=AirflowFailException,
+        cause=SixtyfourInputError,
+        message="timeout must be at most 31622400 seconds (366 days), got 1000000000000.0",
+        no_request=True,
+    ),
+    "workflow-id-that-names-another-path": Case(
+        act=lambda w: w.run_op(workflow_id=".."),
+        error=AirflowFailException,
+        message=(
+            "Invalid input for the Sixtyfour run: workflow_id '..' is not a Sixtyfour workflow id: ids are letters "
+            "and digits, then also '-', '_', '.', ':' or '~' (at most 200 characters), never '/', '%', '?', '#', "
+            "whitespace or '..'; copy the id from the workflow's page in the Sixtyfour app"
+        ),
+        no_request=True,
+    ),
     # ---- what only the API can refuse -----------------------------------------------------------
     "conflict-409-retry-with-changed-input": Case(
         # Try 1 ran with ROWS; the DAG was then edited and the task cleared: try 2 replays try 1's key.

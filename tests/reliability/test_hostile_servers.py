@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+from conftest import HOSTILE_CONN_ID as CONN_ID
+from conftest import TEST_API_KEY
 from hostile import (
     JOB_ID,
     OTHER_JOB_ID,
@@ -45,7 +46,6 @@ from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.transfers.landing import DownloadOptions, land_results
 
-CONN_ID = "sixtyfour_hostile"
 HTML = b"<!DOCTYPE html><html><head><title>502</title></head><body><h1>Bad Gateway</h1></body></html>"
 API_ROUTES = endpoints.ALL_ROUTES
 HTTP_BRANCH = "done on branch hardening-http"
@@ -202,18 +202,9 @@ def _params() -> Iterator[Any]:
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HostileServer]:
-    with HostileServer() as hostile:
-        yield hostile
-
-
 @pytest.fixture
-def hostile(server: HostileServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> HostileServer:
-    server.reset()
-    uri = sixtyfour_connection_uri_json(server.url, max_retries=1, backoff_base=0.01, timeout=3)
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", uri)
-    return server
+def hostile(hostile_api: HostileServer) -> HostileServer:
+    return hostile_api
 
 
 def _csv(tmp: Path) -> Path:

@@ -1,0 +1,163 @@
+"""Run states a server should not give, through the operator, the sensor and the trigger (issue 11).
+
+* A status this provider does not know (``timeout``, ``expired``) whose ``completed_at`` is set has
+  ended: the run operator (blocking and deferred), the sensor (poke and deferred) and the trigger
+  fail naming it, nothing cancels the run, and a retry does not reattach to it.
+* A live status about another run is never taken for the run asked for.
+
+The API is the hostile server of ``tests/hostile.py`` (a correct little API until told otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+from conftest import HOSTILE_CONN_ID, first_event
+from dags.support import ROWS, FakeTaskInstance, task_context
+from hostile import JOB_ID, NOW, OTHER_JOB_ID, WORKFLOW_ID, HostileServer, RunState
+
+from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
+from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourResponseError
+from airflow_provider_sixtyfour.sensors.sixtyfour import SixtyfourWorkflowRunSensor
+from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
+
+HANG_GUARD = 30.0
+ENDED = f"Sixtyfour run {JOB_ID} ended with status 'timeout', which this provider does not know, so it does not count"
+
+
+def _operator(**kwargs: Any) -> SixtyfourRunWorkflowOperator:
+    params: dict[str, Any] = {
+        "task_id": "enrich",
+        "workflow_id": WORKFLOW_ID,
+        "webhook_payload": ROWS,
+        "poll_interval": 0.1,
+        "sixtyfour_conn_id": HOSTILE_CONN_ID,
+    }
+    params.update(kwargs)
+    return SixtyfourRunWorkflowOperator(**params)
+
+
+def _ended_as(api: HostileServer, status: str = "timeout") -> None:
+    api.run = RunState(status=status, completed_at=NOW)
+
+
+@pytest.mark.timeout(60)
+def test_the_operator_fails_naming_an_unknown_status_that_ended_and_cancels_nothing(hostile_api: HostileServer) -> None:
+    _ended_as(hostile_api)
+    op = _operator()
+    with pytest.raises(AirflowException) as raised:
+        op.execute(task_context(FakeTaskInstance()))
+    assert str(raised.value).startswith(ENDED)
+    assert f"/runs/{JOB_ID}" in str(raised.value)  # the run's page
+    op.on_kill()  # a kill after the end must not cancel either
+    assert hostile_api.seen(endpoints.CANCEL_RUN) == 0
+    assert hostile_api.seen(endpoints.RUN_WORKFLOW) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_retry_does_not_reattach_to_a_run_that_ended_in_an_unknown_status(hostile_api: HostileServer) -> None:
+    _ended_as(hostile_api, "expired")
+    with pytest.raises(AirflowException, match="ended with status 'expired'"):
+        _operator().execute(task_context(FakeTaskInstance(try_number=1)))
+    with pytest.raises(AirflowException, match="ended with status 'expired'"):
+        _operator().execute(task_context(FakeTaskInstance(try_number=2)))
+    # Try 2 replayed try 1's key (the API answered that run), judged it ended, and started its own.
+    assert hostile_api.seen(endpoints.RUN_WORKFLOW) == 2 + 1
+    assert hostile_api.seen(endpoints.CANCEL_RUN) == 0
+
+
+@pytest.mark.timeout(60)
+def test_the_deferred_operator_fails_naming_it_too(hostile_api: HostileServer) -> None:
+    hostile_api.run = RunState(status="running", completed_at=None)
+    ti = FakeTaskInstance()
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(deferrable=True, timeout=600).execute(task_context(ti))
+    trigger = deferred.value.trigger
+    trigger.poll_interval = 0.1
+    _ended_as(hostile_api)
+    event = asyncio.run(first_event(trigger, HANG_GUARD))
+    assert (event["status"], event["job_id"]) == ("failed", JOB_ID)
+    assert event["message"].startswith(ENDED)
+    with pytest.raises(AirflowException) as raised:
+        _operator(deferrable=True).execute_complete(task_context(ti), event)
+    assert str(raised.value).startswith(ENDED)
+    assert hostile_api.seen(endpoints.CANCEL_RUN) == 0
+
+
+@pytest.mark.timeout(60)
+def test_the_shared_poller_reads_a_listed_run_that_ended_in_an_unknown_status(hostile_api: HostileServer) -> None:
+    """Two runs watched: the poller lists them; one is listed (wrongly) as active, with ``completed_at`` set."""
+    hostile_api.run = RunState(status="timeout", completed_at=NOW, listed_status="timeout", listed_completed_at=NOW)
+
+    async def watch() -> list[dict[str, Any]]:
+        triggers = [
+            SixtyfourWorkflowRunTrigger(job_id=job, sixtyfour_conn_id=HOSTILE_CONN_ID, poll_interval=0.1)
+            for job in (JOB_ID, OTHER_JOB_ID)
+        ]
+        return list(await asyncio.gather(*(first_event(t, HANG_GUARD) for t in triggers)))
+
+    events = asyncio.run(watch())
+    assert [(e["status"], e["job_id"]) for e in events] == [("failed", JOB_ID), ("failed", OTHER_JOB_ID)]
+    assert all("ended with status 'timeout'" in e["message"] for e in events)
+    assert hostile_api.seen(endpoints.CANCEL_RUN) == 0
+
+
+@pytest.mark.timeout(60)
+def test_the_sensor_fails_naming_it_in_poke_and_deferred_mode(hostile_api: HostileServer) -> None:
+    _ended_as(hostile_api)
+    sensor = SixtyfourWorkflowRunSensor(
+        task_id="watch", job_id=JOB_ID, sixtyfour_conn_id=HOSTILE_CONN_ID, poke_interval=0.1, timeout=60
+    )
+    with pytest.raises(AirflowFailException) as raised:
+        sensor.poke(task_context(FakeTaskInstance(task_id="watch")))
+    assert str(raised.value).startswith(ENDED)
+
+    deferrable = SixtyfourWorkflowRunSensor(
+        task_id="watch", job_id=JOB_ID, sixtyfour_conn_id=HOSTILE_CONN_ID, deferrable=True, timeout=60
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        deferrable.execute(task_context(FakeTaskInstance(task_id="watch")))
+    deferred.value.trigger.poll_interval = 0.1
+    event = asyncio.run(first_event(deferred.value.trigger, HANG_GUARD))
+    with pytest.raises(AirflowFailException, match="ended with status 'timeout'"):
+        deferrable.execute_complete(task_context(FakeTaskInstance(task_id="watch")), event)
+    assert hostile_api.seen(endpoints.CANCEL_RUN) == 0
+
+
+@pytest.mark.timeout(60)
+def test_an_unknown_status_without_completed_at_is_still_going(hostile_api: HostileServer) -> None:
+    hostile_api.run = RunState(status="paused-for-review", completed_at=None)
+    trigger = SixtyfourWorkflowRunTrigger(
+        job_id=JOB_ID, sixtyfour_conn_id=HOSTILE_CONN_ID, poll_interval=0.1, deadline=time.time() + 1.0
+    )
+    event = asyncio.run(first_event(trigger, HANG_GUARD))
+    assert event["status"] == "timeout"
+    assert "still paused-for-review at its deadline" in event["message"]
+
+
+# -- a live status about another run (item 9) ------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_the_trigger_never_takes_another_runs_status_for_its_own(hostile_api: HostileServer) -> None:
+    hostile_api.run = RunState(status="completed", completed_at=NOW, run_id=OTHER_JOB_ID)
+    trigger = SixtyfourWorkflowRunTrigger(
+        job_id=JOB_ID, sixtyfour_conn_id=HOSTILE_CONN_ID, poll_interval=0.1, deadline=time.time() + 1.5
+    )
+    event = asyncio.run(first_event(trigger, HANG_GUARD))
+    assert (event["status"], event["job_id"], event["run"]) == ("timeout", JOB_ID, None)
+    assert hostile_api.seen(endpoints.LIVE_STATUS) >= 2  # it kept asking, and never believed the answer
+
+
+@pytest.mark.timeout(60)
+def test_the_operator_never_lands_or_reports_another_runs_results(hostile_api: HostileServer) -> None:
+    hostile_api.run = RunState(status="completed", completed_at=NOW, run_id=OTHER_JOB_ID)
+    with pytest.raises(SixtyfourResponseError) as raised:
+        _operator().execute(task_context(FakeTaskInstance()))
+    assert f"the answer is about run '{OTHER_JOB_ID}', not the run asked for ('{JOB_ID}')" in str(raised.value)
+    assert hostile_api.seen(endpoints.DOWNLOAD_LINKS) == 0
