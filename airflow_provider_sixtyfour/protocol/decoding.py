@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from airflow_provider_sixtyfour.protocol.fields import INT_MAX, INT_MIN
 
+_PARTIAL_LITERAL = re.compile(r"[A-Za-z0-9.+-]{1,15}")
 #: Integers with more digits than this cannot be 64-bit and are not converted at all.
 _MAX_INT_DIGITS = 20
 
@@ -92,7 +94,12 @@ def decode_json(body: bytes | str) -> Any:
     except RecursionError:
         raise UnreadableJson("nests lists or objects too deeply to read") from None
     except json.JSONDecodeError as err:
-        ends_early = err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string")
+        # The body stops inside a value: at its very end, in a string never closed, or in a literal cut
+        # short (``nu`` for ``null``).
+        rest = text[err.pos :].rstrip()
+        ends_early = not err.msg.startswith("Extra data") and (
+            not rest or err.msg.startswith("Unterminated string") or _PARTIAL_LITERAL.fullmatch(rest) is not None
+        )
         if text.lstrip()[:1] in ("{", "[") and ends_early:
             raise UnreadableJson(
                 f"is cut short: its JSON stops after {len(text)} characters, before it is complete"

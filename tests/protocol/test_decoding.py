@@ -57,3 +57,8 @@ def test_ordinary_answers_decode_as_json_loads_does() -> None:
     body = json.dumps({"runs": [{"job_id": "x", "progress": 12.5, "count": 3, "ok": True, "none": None}]}).encode()
     assert decode_json(body) == json.loads(body)
     assert decode_json(body.decode()) == json.loads(body)
+
+
+def test_a_body_cut_inside_a_literal_is_cut_short() -> None:
+    with pytest.raises(UnreadableJson, match="is cut short"):
+        decode_json(b'{"estimation_blocked_by": nu')
