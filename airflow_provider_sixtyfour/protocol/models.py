@@ -53,6 +53,10 @@ def _run_id(obj: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def _reported(raw: Mapping[str, Any], key: str, status: RunStatus) -> str:
+    return spelled_status(raw[key]) if key in raw else status.value
+
+
 def _completed(completed_at: datetime | None, raw: Mapping[str, Any]) -> object:
     return completed_at if completed_at is not None else raw.get("completed_at")
 
@@ -117,7 +121,7 @@ class RunRecord:
     @property
     def reported_status(self) -> str:
         """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
-        return spelled_status(self.raw.get("status")) if "status" in self.raw else self.status.value
+        return _reported(self.raw, "status", self.status)
 
     @property
     def has_ended(self) -> bool:
@@ -224,7 +228,7 @@ class LiveStatus:
     @property
     def reported_status(self) -> str:
         """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
-        return spelled_status(self.raw.get("overall_status")) if "overall_status" in self.raw else self.status.value
+        return _reported(self.raw, "overall_status", self.status)
 
     @property
     def has_ended(self) -> bool:

@@ -34,6 +34,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
 from airflow_provider_sixtyfour.protocol.retry import RateLimitGate, RetryPolicy
 
 log = logging.getLogger("tests.retrying")
+JOB_ID = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
 WORKFLOWS = json.dumps([{"id": "wf-1", "name": "A", "status": "ready", "step": "x"}]).encode()
 
 
@@ -136,7 +137,9 @@ def test_lost_answer_then_success() -> None:
 
 def test_run_start_is_resent_with_the_same_idempotency_key() -> None:
     call = endpoints.run_workflow("wf-1", idempotency_key="key-1")
-    started = json.dumps({"status": "queued", "workflow_id": "wf-1", "job_id": "j-1", "already_started": True}).encode()
+    started = json.dumps(
+        {"status": "queued", "workflow_id": "wf-1", "job_id": JOB_ID, "already_started": True}
+    ).encode()
     result, steps = play(call, [NoAnswer("reset"), Answer(200, started)], RetryPolicy(backoff_base=0.01))
     assert result.already_started
     assert sends(steps) == 2

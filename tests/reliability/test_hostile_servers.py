@@ -213,33 +213,28 @@ def _csv(tmp: Path) -> Path:
     return path
 
 
+def _calls(hook: Any, tmp: Path) -> dict[str, Callable[[], Any]]:
+    """One call per route; the same for both hooks (the async hook's return coroutines)."""
+    return {
+        endpoints.RUN_WORKFLOW: lambda: hook.run_workflow(WORKFLOW_ID, [{"email": "a@b.c"}], idempotency_key="k1"),
+        endpoints.LIST_RUNS: lambda: hook.list_runs(),
+        endpoints.LIVE_STATUS: lambda: hook.get_live_status(JOB_ID),
+        endpoints.CANCEL_RUN: lambda: hook.cancel_run(JOB_ID),
+        endpoints.DOWNLOAD_LINKS: lambda: hook.get_download_links(JOB_ID),
+        endpoints.UPLOAD_CSV: lambda: hook.upload_csv(_csv(tmp)),
+        endpoints.LIST_WORKFLOWS: lambda: hook.list_workflows(),
+        endpoints.GET_WORKFLOW: lambda: hook.get_workflow(WORKFLOW_ID),
+    }
+
+
 def _sync_call(route: str, tmp: Path) -> Any:
     with SixtyfourHook(sixtyfour_conn_id=CONN_ID) as hook:
-        return {
-            endpoints.RUN_WORKFLOW: lambda: hook.run_workflow(WORKFLOW_ID, [{"email": "a@b.c"}], idempotency_key="k1"),
-            endpoints.LIST_RUNS: lambda: hook.list_runs(),
-            endpoints.LIVE_STATUS: lambda: hook.get_live_status(JOB_ID),
-            endpoints.CANCEL_RUN: lambda: hook.cancel_run(JOB_ID),
-            endpoints.DOWNLOAD_LINKS: lambda: hook.get_download_links(JOB_ID),
-            endpoints.UPLOAD_CSV: lambda: hook.upload_csv(_csv(tmp)),
-            endpoints.LIST_WORKFLOWS: lambda: hook.list_workflows(),
-            endpoints.GET_WORKFLOW: lambda: hook.get_workflow(WORKFLOW_ID),
-        }[route]()
+        return _calls(hook, tmp)[route]()
 
 
 async def _async_call(route: str, tmp: Path) -> Any:
     async with SixtyfourAsyncHook(sixtyfour_conn_id=CONN_ID) as hook:
-        calls = {
-            endpoints.RUN_WORKFLOW: lambda: hook.run_workflow(WORKFLOW_ID, [{"email": "a@b.c"}], idempotency_key="k1"),
-            endpoints.LIST_RUNS: lambda: hook.list_runs(),
-            endpoints.LIVE_STATUS: lambda: hook.get_live_status(JOB_ID),
-            endpoints.CANCEL_RUN: lambda: hook.cancel_run(JOB_ID),
-            endpoints.DOWNLOAD_LINKS: lambda: hook.get_download_links(JOB_ID),
-            endpoints.UPLOAD_CSV: lambda: hook.upload_csv(_csv(tmp)),
-            endpoints.LIST_WORKFLOWS: lambda: hook.list_workflows(),
-            endpoints.GET_WORKFLOW: lambda: hook.get_workflow(WORKFLOW_ID),
-        }
-        return await calls[route]()
+        return await _calls(hook, tmp)[route]()
 
 
 def _call(kind: str, route: str, tmp: Path) -> Any:
