@@ -31,11 +31,12 @@ class MalformedAnswer(ValueError):
 
 def finite(value: object) -> int | float | None:
     """``value`` if it is a number a record can hold (finite, within 64-bit integers), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
+    kind = type(value)
+    if kind is int or (kind is not bool and isinstance(value, int)):
+        return value if INT_MIN <= value <= INT_MAX else None  # type: ignore[operator,return-value]
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    return value if INT_MIN <= value <= INT_MAX else None
+    return None
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -73,8 +74,10 @@ def _describe_number(value: int | float) -> str:
 def opt_str(data: Mapping[str, Any], key: str) -> str | None:
     """An optional text field; a number is spelled out, any other type reads as missing."""
     value = data.get(key)
-    if isinstance(value, str):
+    if value is None or type(value) is str:
         return value
+    if isinstance(value, str):
+        return str(value)
     number = finite(value)
     return None if number is None else str(number)
 
@@ -82,6 +85,10 @@ def opt_str(data: Mapping[str, Any], key: str) -> str | None:
 def opt_int(data: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
     """An optional integer field (a float is truncated, a numeric string read); ``default`` otherwise."""
     value = data.get(key)
+    if value is None:
+        return default
+    if type(value) is int:
+        return value if INT_MIN <= value <= INT_MAX else default
     if isinstance(value, str):
         try:
             value = int(value)
@@ -106,26 +113,31 @@ def opt_float(data: Mapping[str, Any], key: str, default: float = 0.0) -> float:
     return default if number is None else float(number)
 
 
-def plain_json(value: object, what: str, depth: int = 0) -> Any:
+def plain_json(value: Any, what: str, depth: int = 0) -> Any:
     """A strict-JSON copy of a free-form value: non-finite numbers become None, keys strings.
 
     Raises :class:`MalformedAnswer` when it nests deeper than :data:`MAX_DEPTH`.
     """
     if depth > MAX_DEPTH:
         raise MalformedAnswer(f"field {what!r} is nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, Mapping):
-        return {str(k): plain_json(v, what, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_json(v, what, depth + 1) for v in value]
-    if value is None or isinstance(value, (str, bool)):
+    kind = type(value)
+    if value is None or kind is str or kind is bool:
         return value
+    if kind is dict or isinstance(value, Mapping):
+        return {str(k): plain_json(v, what, depth + 1) for k, v in value.items()}
+    if kind is list or isinstance(value, (list, tuple)):
+        return [plain_json(v, what, depth + 1) for v in value]
+    if isinstance(value, str):
+        return str(value)
     return finite(value)
 
 
 def plain_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     """An optional object field as a strict-JSON dict; ``{}`` when missing or not an object."""
     value = data.get(key)
-    return plain_json(value, key) if isinstance(value, Mapping) else {}
+    if value is None:
+        return {}
+    return plain_json(value, key) if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -140,7 +152,7 @@ def parse_timestamp(value: object) -> datetime | None:
 
 def mapping(data: object, what: str) -> Mapping[str, Any]:
     """``data`` if it is a JSON object; raises :class:`MalformedAnswer` naming ``what`` otherwise."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise MalformedAnswer(f"expected a JSON object for {what}, got {_json_type(data)}")
     return data
 
