@@ -372,3 +372,28 @@ def hostile_api(hostile_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     uri = sixtyfour_connection_uri_json(hostile_server.url, max_retries=1, backoff_base=0.01, timeout=3)
     monkeypatch.setenv(f"AIRFLOW_CONN_{HOSTILE_CONN_ID.upper()}", uri)
     return hostile_server
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile HTTP servers (tests/hostile_wire.py): redirects, drips, huge or undecodable answers, echoed keys
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def wire_server() -> Iterator[Any]:
+    """Start :class:`hostile_wire.HostileServer` instances: ``wire_server(answer(302, ...), ...)``; each is
+    stopped after the test."""
+    from hostile_wire import HostileServer
+
+    started: list[HostileServer] = []
+
+    def start(*behaviours: Any) -> HostileServer:
+        server = HostileServer(*behaviours)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()

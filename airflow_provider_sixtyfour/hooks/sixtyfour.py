@@ -10,6 +10,7 @@ typed records of :mod:`~airflow_provider_sixtyfour.protocol.models`. Errors are 
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_sixtyfour import connection_form
-from airflow_provider_sixtyfour.hooks.retrying import LogLike
+from airflow_provider_sixtyfour.hooks.retrying import LogLike, WaitLimits
 from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings, aload_settings, load_settings
 from airflow_provider_sixtyfour.hooks.uploads import open_upload
 from airflow_provider_sixtyfour.protocol import endpoints
@@ -31,6 +32,7 @@ from airflow_provider_sixtyfour.protocol.models import (
     RunStarted,
     Workflow,
 )
+from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -70,6 +72,15 @@ def _log_started(log: LogLike, started: RunStarted) -> None:
         log.info("Started Sixtyfour run %s of workflow %s", started.job_id, started.workflow_id)
 
 
+def _test_connection_policy(settings: ConnectionSettings) -> RetryPolicy:
+    # A connection test answers in seconds: two tries, and no minute-long wait after a bare 429.
+    return replace(
+        settings.retry,
+        max_attempts=min(settings.retry.max_attempts, TEST_CONNECTION_MAX_ATTEMPTS),
+        rate_limit_window=0.0,
+    )
+
+
 def _connection_test_result(settings: ConnectionSettings, workflows: list[Workflow]) -> tuple[bool, str]:
     return True, f"Connected to Sixtyfour at {settings.base_url}: {len(workflows)} workflows visible"
 
@@ -80,8 +91,10 @@ class SixtyfourHook(BaseHook):
     The ``sixtyfour`` connection holds the API key in ``password``; ``host`` may override the API
     base URL (leave it empty for ``https://api.sixtyfour.ai``); the extras ``timeout``,
     ``max_retries``, ``backoff_base`` and ``app_url`` tune requests and links. 429, 5xx and lost
-    connections are retried with backoff, honouring ``Retry-After``. One ``requests.Session``
-    (connection pool) serves all calls of a hook.
+    connections are retried with backoff, honouring ``Retry-After`` up to ``max_wait`` (a longer
+    demand fails the call at once). Each answer must arrive whole within ``timeout``; redirects are
+    never followed. One ``requests.Session`` (connection pool) serves all calls of a hook; see
+    :meth:`bound_waits` to make its waits end with a task's deadline or ``on_kill``.
 
     :param sixtyfour_conn_id: the Airflow connection to use.
     """
@@ -96,9 +109,21 @@ class SixtyfourHook(BaseHook):
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._settings: ConnectionSettings | None = None
         self._transport: SyncTransport | None = None
+        self.wait_limits = WaitLimits()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sixtyfour_conn_id={self.sixtyfour_conn_id!r})"
+
+    def bound_waits(self, stop: threading.Event | None = None, deadline: float | None = None) -> None:
+        """Cut this hook's retry and rate-limit waits short: when ``stop`` is set (e.g. by ``on_kill``),
+        and where a wait would pass ``deadline`` (epoch seconds; None for no deadline). A call whose wait
+        is cut fails at once with the error that asked for the wait.
+
+        :param stop: an event whose setting ends every wait of this hook.
+        :param deadline: no wait may pass this time; None removes the deadline.
+        """
+        self.wait_limits.stop = stop
+        self.wait_limits.deadline = deadline
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -123,7 +148,7 @@ class SixtyfourHook(BaseHook):
         if self._transport is None:
             from airflow_provider_sixtyfour.hooks.transport_sync import SyncTransport
 
-            self._transport = SyncTransport(self.settings, self.log)
+            self._transport = SyncTransport(self.settings, self.log, self.wait_limits)
         return self._transport
 
     def get_conn(self) -> requests.Session:
@@ -230,10 +255,7 @@ class SixtyfourHook(BaseHook):
         """Check the key and the URL by listing workflows: ``(True, summary)`` or ``(False, what went wrong)``."""
         try:
             settings = self.settings
-            policy = replace(
-                settings.retry, max_attempts=min(settings.retry.max_attempts, TEST_CONNECTION_MAX_ATTEMPTS)
-            )
-            workflows = self.transport.request(endpoints.list_workflows(), policy)
+            workflows = self.transport.request(endpoints.list_workflows(), _test_connection_policy(settings))
         except SixtyfourError as err:
             return False, str(err)
         return _connection_test_result(settings, workflows)
@@ -367,9 +389,7 @@ class SixtyfourAsyncHook(BaseHook):
         """Check the key and the URL; see :meth:`SixtyfourHook.test_connection`."""
         try:
             settings = await self.get_settings()
-            policy = replace(
-                settings.retry, max_attempts=min(settings.retry.max_attempts, TEST_CONNECTION_MAX_ATTEMPTS)
-            )
+            policy = _test_connection_policy(settings)
             workflows = await (await self.get_transport()).request(endpoints.list_workflows(), policy)
         except SixtyfourError as err:
             return False, str(err)

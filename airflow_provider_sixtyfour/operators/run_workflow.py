@@ -197,6 +197,8 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         self._stop = threading.Event()
         deadline = deadline_from(self._wait_budget())
         hook = self.hook
+        # on_kill ends the hook's retry and rate-limit waits, not only the poll loop's.
+        hook.bound_waits(self._stop)
         request = self._checked_request(hook)
         claimer = RunClaimer(
             hook,
@@ -304,8 +306,20 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         )
 
     def _wait(self, hook: SixtyfourHook, job_id: str, deadline: float | None) -> LiveStatus:
-        """Poll until the run ends; log one line per change; cancel and fail at the deadline."""
+        """Poll until the run ends; log one line per change; cancel and fail at the deadline.
+
+        While polling, no wait of the hook (a retry, a told rate-limit wait) may pass the deadline.
+        """
         stop = self._stop or threading.Event()
+        hook.bound_waits(stop, deadline)
+        try:
+            return self._poll_until_done(hook, job_id, deadline, stop)
+        finally:
+            hook.bound_waits(stop)
+
+    def _poll_until_done(
+        self, hook: SixtyfourHook, job_id: str, deadline: float | None, stop: threading.Event
+    ) -> LiveStatus:
         tracker = ProgressTracker()
         failures = 0
         last: LiveStatus | None = None
@@ -315,6 +329,9 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
             try:
                 live = hook.get_live_status(job_id)
             except TRANSIENT_ERRORS as err:
+                if err.wait_refused and deadline is not None and not stop.is_set():
+                    # The API asked for a wait that would pass the deadline: no answer can come in time.
+                    self._fail_on_timeout(job_id, deadline, None if last is None else last.status.value, str(err))
                 failures += 1
                 if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
                     raise

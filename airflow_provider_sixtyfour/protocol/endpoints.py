@@ -234,7 +234,21 @@ def list_runs(status: str | None = None, workflow_id: str | None = None, limit: 
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
         raise SixtyfourInputError(f"limit must be an integer from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
     params["limit"] = str(limit)
-    return ApiCall(method="GET", route=LIST_RUNS, path=LIST_RUNS, params=params, parse=RunRecord.list_from_api)
+    return ApiCall(method="GET", route=LIST_RUNS, path=LIST_RUNS, params=params, parse=_runs_at_most(limit))
+
+
+def _runs_at_most(limit: int) -> Callable[[Any], list[RunRecord]]:
+    """The run-list parser that refuses more records than ``limit`` (before parsing any of them)."""
+
+    def parse(data: object) -> list[RunRecord]:
+        if isinstance(data, list) and len(data) > limit:
+            raise MalformedAnswer(
+                f"the API answered {len(data)} runs for limit={limit}; an answer with more runs than asked "
+                "for is not taken"
+            )
+        return RunRecord.list_from_api(data)
+
+    return parse
 
 
 def get_live_status(job_id: str) -> ApiCall[LiveStatus]:

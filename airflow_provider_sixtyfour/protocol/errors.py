@@ -1,7 +1,8 @@
 """The exceptions the provider raises, and the mapping from an HTTP answer to one of them.
 
 Every message names the HTTP status, the method and the path, and the API's own message read from
-any of its three error shapes. None ever carries the API key or a signed URL's query string.
+any of its error shapes. None ever carries the API key or a signed URL's query string: text from an
+answer goes through a :class:`~airflow_provider_sixtyfour.protocol.redaction.Redactor` first.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_sixtyfour.protocol.redaction import redact_url
+from airflow_provider_sixtyfour.protocol.redaction import Redactor, redact_url, url_host
 
 
 class SixtyfourError(Exception):
-    """Base class of every error this provider raises."""
+    """Base class of every error this provider raises.
+
+    ``wait_refused`` says why the hook raised it instead of waiting to retry (the task is stopping, or
+    the wait would pass the task's deadline); None when it did not decline a wait.
+    """
+
+    wait_refused: str | None = None
 
 
 class SixtyfourInputError(SixtyfourError, ValueError):
@@ -46,6 +53,22 @@ class SixtyfourWebhookError(SixtyfourError):
         super().__init__(f"webhook delivery refused ({reason}): {message}")
 
 
+class SixtyfourRequestError(SixtyfourError):
+    """The request could not be sent as built (an invalid URL or header, a scheme the client cannot
+    speak); sending it again cannot help, so tasks fail without Airflow's retries."""
+
+    final = True
+
+    def __init__(self, method: str, path: str, reason: str) -> None:
+        self.method = method
+        self.path = redact_url(path)
+        self.reason = reason
+        super().__init__(
+            f"{method} {self.path} could not be sent: {reason}. Check the host of the Sixtyfour connection "
+            "(a URL such as https://api.sixtyfour.ai) and the values passed to the call"
+        )
+
+
 class SixtyfourResponseError(SixtyfourError):
     """The API answered 2xx, but not with what the documented schema promises (not JSON, fields missing)."""
 
@@ -65,6 +88,8 @@ class SixtyfourApiError(SixtyfourError):
     :param api_message: the API's own message, read from ``message``, ``error`` or ``detail``.
     :param details: the list of validation problems of a 422 answer, if any.
     :param retry_after: seconds the API asked to wait (429), if it said.
+    :param code: the API's own error code, when its body names one (``{"error": {"code": ...}}``).
+    :param note: what the provider adds (e.g. why it did not retry), after the message.
     """
 
     hint: str = ""
@@ -78,6 +103,8 @@ class SixtyfourApiError(SixtyfourError):
         *,
         details: list[dict[str, Any]] | None = None,
         retry_after: float | None = None,
+        code: str | None = None,
+        note: str = "",
     ) -> None:
         self.status_code = status_code
         self.method = method
@@ -85,10 +112,23 @@ class SixtyfourApiError(SixtyfourError):
         self.api_message = api_message
         self.details = details or []
         self.retry_after = retry_after
+        self.code = code
         message = f"{method} {self.path} failed with HTTP {status_code}: {api_message}"
-        if self.hint:
-            message = f"{message}. {self.hint}"
+        for extra in (self.hint, note):
+            if extra:
+                message = f"{message}. {extra}"
         super().__init__(message)
+
+
+class SixtyfourRedirectError(SixtyfourApiError):
+    """3xx: the API (or something in front of it) answered with a redirect. API calls never follow one:
+    the key and the request would go to whatever host it names. Fails without Airflow's retries."""
+
+    final = True
+    hint = (
+        "API calls never follow redirects. Check the host of the Sixtyfour connection: the API's own "
+        "address (https://api.sixtyfour.ai), not http:// or a proxy's login page"
+    )
 
 
 class SixtyfourAuthError(SixtyfourApiError):
@@ -180,6 +220,10 @@ _BY_STATUS: dict[int, type[SixtyfourApiError]] = {
 }
 
 
+#: The longest API message repeated in an exception; the rest is cut (a body may be megabytes).
+MAX_MESSAGE_CHARS = 2000
+
+
 def _format_validation_item(item: Mapping[str, Any]) -> str:
     loc = ".".join(str(part) for part in item.get("loc") or [])
     msg = str(item.get("msg") or item.get("message") or item)
@@ -187,38 +231,97 @@ def _format_validation_item(item: Mapping[str, Any]) -> str:
 
 
 def read_api_message(status_code: int, body: bytes, reason: str = "") -> tuple[str, list[dict[str, Any]]]:
-    """Read the API's message from an error body in any of its three shapes.
+    """Read the API's message from an error body in any of its shapes.
 
     Returns the message and, for 422-style bodies, the list of validation items.
     """
+    message, details, _code = read_api_error(body, reason)
+    return message, details
+
+
+def read_api_error(
+    body: bytes, reason: str = "", redactor: Redactor | None = None
+) -> tuple[str, list[dict[str, Any]], str | None]:
+    """The message, the validation items and the error code of an error body, in any of its shapes:
+    ``{"error": "...", "message": "..."}``, ``{"error": {"code": "...", "message": "..."}}``,
+    ``{"detail": "..."}`` and ``{"detail": [{"loc": [...], "msg": "..."}]}``. With ``redactor``,
+    whatever the body echoes of the connection's secrets, and every URL's query, is masked.
+    """
+    message, details, code = _read_api_error(body, reason, redactor)
+    if redactor is not None:
+        message = redactor.text(message)
+        details = [redactor.scrub(item) for item in details]
+        code = None if code is None else redactor.text(code)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message)} characters in all)"
+    return message, details, code
+
+
+def _read_api_error(
+    body: bytes, reason: str, redactor: Redactor | None
+) -> tuple[str, list[dict[str, Any]], str | None]:
     fallback = reason or "no message"
     if not body:
-        return fallback, []
+        return fallback, [], None
     try:
         data = json.loads(body)
+    except RecursionError:
+        return f"{fallback} (the answer's JSON is nested too deeply to read)", [], None
     except (ValueError, UnicodeDecodeError):
-        text = body[:200].decode("utf-8", "replace").strip()
+        text = body[:600].decode("utf-8", "replace")
+        # Masked before it is cut, so a key that straddles the cut cannot show in part.
+        text = (redactor.text(text) if redactor is not None else text)[:200].strip()
         looks_html = text.lstrip().lower().startswith(("<!doctype", "<html"))
         if looks_html:
-            return f"{fallback} (the answer was an HTML page, not the API's JSON: is a proxy in the way?)", []
-        return f"{fallback} (answer not JSON: {text!r})", []
+            return f"{fallback} (the answer was an HTML page, not the API's JSON: is a proxy in the way?)", [], None
+        return f"{fallback} (answer not JSON: {text!r})", [], None
     if not isinstance(data, Mapping):
-        return fallback, []
+        return fallback, [], None
     detail = data.get("detail")
     if isinstance(detail, list):
         items = [item for item in detail if isinstance(item, Mapping)]
         text = "; ".join(_format_validation_item(item) for item in items) or fallback
-        return text, [dict(item) for item in items]
+        return text, [dict(item) for item in items], None
     parts: list[str] = []
     if isinstance(detail, str) and detail:
         parts.append(detail)
     error = data.get("error")
     message = data.get("message")
+    code: str | None = None
+    if isinstance(error, Mapping):
+        # The vendor's own client reads this nested shape: {"error": {"code": "...", "message": "..."}}.
+        code = _text(error.get("code"))
+        message = _text(error.get("message")) or message
+        error = code
     if isinstance(message, str) and message:
         parts.append(f"{error}: {message}" if isinstance(error, str) and error else message)
     elif isinstance(error, str) and error:
         parts.append(error)
-    return ("; ".join(parts) or fallback), []
+    return ("; ".join(parts) or fallback), [], code
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string or number from an error body, as text; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return str(value) or None
+
+
+def redirect_for_response(
+    status_code: int, method: str, path: str, location: str | None, redactor: Redactor | None = None
+) -> SixtyfourRedirectError:
+    """Build the exception for a 3xx answer: it names the status and the host ``Location`` points to
+    (never its path's query or userinfo)."""
+    host = url_host(location.strip()) if location and location.strip() else None
+    if host is None:
+        target = "a redirect without a Location"
+    elif host == "<no host>":
+        target = "a redirect to another path on the same host"
+    else:
+        target = f"a redirect to {host}"
+    if redactor is not None:
+        target = redactor.text(target)
+    return SixtyfourRedirectError(status_code, method, path, f"{target}, not followed")
 
 
 def error_for_response(
@@ -229,10 +332,12 @@ def error_for_response(
     *,
     reason: str = "",
     retry_after: float | None = None,
+    note: str = "",
+    redactor: Redactor | None = None,
 ) -> SixtyfourApiError:
-    """Build the exception for an HTTP error answer (status >= 400)."""
-    api_message, details = read_api_message(status_code, body, reason)
+    """Build the exception for an HTTP error answer (status >= 400); ``redactor`` masks what the body echoes."""
+    api_message, details, code = read_api_error(body, reason, redactor)
     cls = _BY_STATUS.get(status_code)
     if cls is None:
         cls = SixtyfourServerError if status_code >= 500 else SixtyfourApiError
-    return cls(status_code, method, path, api_message, details=details, retry_after=retry_after)
+    return cls(status_code, method, path, api_message, details=details, retry_after=retry_after, code=code, note=note)

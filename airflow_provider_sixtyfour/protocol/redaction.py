@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 
 def redact_url(url: str) -> str:
@@ -36,3 +38,55 @@ _URL_WITH_QUERY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]*[?#][^\s\"'<
 def redact_urls_in(text: str) -> str:
     """``text`` with every URL that carries a query string or fragment passed through :func:`redact_url`."""
     return _URL_WITH_QUERY.sub(lambda match: redact_url(match.group(0)), text)
+
+
+#: Secrets shorter than this are not masked: masking every ``e`` of a message would hide it, and no
+#: real API key is this short.
+MIN_SECRET_LENGTH = 8
+MASK = "***"
+
+
+class Redactor:
+    """Masks known secrets (a connection's API key) and signed URLs' queries in text a server sent.
+
+    Some gateways echo the request, key and all, in their error pages; whatever the provider repeats
+    from an answer (exception text, log lines, trigger events, records) goes through one of these.
+
+    :param secrets: the values to mask (each also in its URL-quoted form); shorter than
+        :data:`MIN_SECRET_LENGTH` characters are ignored.
+    """
+
+    __slots__ = ("_needles", "_secrets")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        forms = {
+            form for secret in secrets if len(secret) >= MIN_SECRET_LENGTH for form in (secret, quote(secret, safe=""))
+        }
+        self._secrets = tuple(sorted(forms, key=len, reverse=True))
+        self._needles = tuple(form.encode() for form in self._secrets)
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret masked and every URL's query redacted: safe to log or raise."""
+        return redact_urls_in(self.secrets_in(text))
+
+    def secrets_in(self, text: str) -> str:
+        """``text`` with every secret masked (URLs left whole)."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def found_in(self, body: bytes) -> bool:
+        """True when a secret appears in ``body`` (a fast check before scrubbing a decoded answer)."""
+        return any(needle in body for needle in self._needles)
+
+    def scrub(self, value: Any) -> Any:
+        """A copy of decoded JSON with every secret masked in its strings (keys included); URLs stay whole,
+        as a signed download link must still work."""
+        if isinstance(value, str):
+            return self.secrets_in(value)
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {self.secrets_in(str(key)): self.scrub(item) for key, item in value.items()}
+        return value

@@ -2,11 +2,15 @@
 
 Retried: 429, 5xx and transport failures (connection refused or reset, timeouts). Never retried: any
 other 4xx. Waits grow exponentially with full jitter, and a ``Retry-After`` (seconds or HTTP date) or
-an exhausted ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` overrides the backoff.
+an exhausted ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` overrides the backoff. A told wait
+is trusted only within bounds: a non-finite or unreadable value is ignored, and one longer than
+``max_wait`` ends the call at once (and never holds up later calls). A 429 that names no wait is
+retried over at least a rate-limit window (the API's errors page advises waiting 60 s).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -14,6 +18,12 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 RETRYABLE_STATUS_CODES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+#: The API's rate-limit window (500 requests a minute per key).
+RATE_LIMIT_WINDOW_SECONDS = 60.0
+
+#: Numbers at or above this in ``X-RateLimit-Reset`` are epoch timestamps; smaller ones are seconds from now.
+_EPOCH_THRESHOLD = 1_000_000_000
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -26,44 +36,60 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def _finite_number(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date), or None."""
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date); None if absent or unreadable."""
     value = _header(headers, "Retry-After")
     if value is None:
         return None
-    value = value.strip()
+    number = _finite_number(value)
+    if number is not None:
+        return max(0.0, number)
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        when = parsedate_to_datetime(value.strip()).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, when - (time.time() if now is None else now)) if math.isfinite(when) else None
 
 
 def parse_rate_limit_reset(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds until the rate-limit window resets, from ``X-RateLimit-Reset`` (seconds or epoch)."""
+    """Seconds until the rate-limit window resets, from ``X-RateLimit-Reset`` (seconds or epoch); None if unreadable."""
     value = _header(headers, "X-RateLimit-Reset")
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
+    number = None if value is None else _finite_number(value)
+    if number is None:
         return None
     current = time.time() if now is None else now
-    # Large values are epoch timestamps; small ones are seconds from now.
-    return max(0.0, number - current) if number > 1_000_000_000 else max(0.0, number)
+    return max(0.0, number - current) if number > _EPOCH_THRESHOLD else max(0.0, number)
 
 
 def rate_limit_exhausted(headers: Mapping[str, str]) -> bool:
     """True when the answer says no requests are left in this window (``X-RateLimit-Remaining: 0``)."""
     value = _header(headers, "X-RateLimit-Remaining")
-    try:
-        return value is not None and float(value) <= 0
-    except ValueError:
-        return False
+    number = None if value is None else _finite_number(value)
+    return number is not None and number <= 0
+
+
+def told_wait(status_code: int, headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds an answer told the client to wait, or None when it told nothing readable.
+
+    ``Retry-After`` on any answer; else, on a 429 or an answer with ``X-RateLimit-Remaining: 0``,
+    ``X-RateLimit-Reset``.
+    """
+    demanded = parse_retry_after(headers, now)
+    if demanded is None and (status_code == 429 or rate_limit_exhausted(headers)):
+        demanded = parse_rate_limit_reset(headers, now)
+    return demanded
+
+
+def _told_header(headers: Mapping[str, str]) -> str:
+    return "Retry-After" if _header(headers, "Retry-After") is not None else "X-RateLimit-Reset"
 
 
 @dataclass(frozen=True)
@@ -75,12 +101,16 @@ class RetryPolicy:
     :param backoff_max: the longest wait computed from backoff.
     :param max_wait: the longest wait honoured from ``Retry-After``/``X-RateLimit-Reset``; a longer
         demand ends the retries with the error instead of stalling the task.
+    :param rate_limit_window: after 429s that name no wait, the retries of one call are spread over
+        at least this many seconds (the API's window), so the window can pass before giving up.
+        0 backs off as for any other retryable answer.
     """
 
     max_attempts: int = 6
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     max_wait: float = 120.0
+    rate_limit_window: float = RATE_LIMIT_WINDOW_SECONDS
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter exponential backoff for the ``retry_number``-th retry (1-based)."""
@@ -88,22 +118,45 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
     def delay_after_status(
-        self, attempt: int, status_code: int, headers: Mapping[str, str], now: float | None = None
+        self,
+        attempt: int,
+        status_code: int,
+        headers: Mapping[str, str],
+        now: float | None = None,
+        waited_on_429: float = 0.0,
     ) -> float | None:
-        """Seconds to wait before trying again after an HTTP answer, or None to stop and raise."""
+        """Seconds to wait before trying again after an HTTP answer, or None to stop and raise.
+
+        :param waited_on_429: seconds this call already waited after 429s that named no wait.
+        """
         if status_code not in RETRYABLE_STATUS_CODES and not 500 <= status_code <= 599:
             return None
         if attempt >= self.max_attempts:
             return None
-        demanded = parse_retry_after(headers, now)
-        if demanded is None and (status_code == 429 or rate_limit_exhausted(headers)):
-            demanded = parse_rate_limit_reset(headers, now)
+        demanded = told_wait(status_code, headers, now)
         if demanded is not None:
             if demanded > self.max_wait:
                 return None
             # A little jitter on top keeps many clients from waking in the same instant.
             return demanded + random.uniform(0, min(1.0, self.backoff_base))
-        return self.backoff(attempt)
+        delay = self.backoff(attempt)
+        if status_code == 429 and self.rate_limit_window > 0:
+            # Share what is left of the window among the retries left, so the last one goes out only
+            # after the window has passed; jitter only lengthens the waits.
+            retries_left = self.max_attempts - attempt
+            share = max(0.0, self.rate_limit_window - waited_on_429) / retries_left
+            delay = max(delay, share * random.uniform(1.0, 1.1))
+        return delay
+
+    def wait_refusal(self, status_code: int, headers: Mapping[str, str], now: float | None = None) -> str | None:
+        """Why a told wait is not honoured (it is longer than ``max_wait``), for the error; None when it is."""
+        demanded = told_wait(status_code, headers, now)
+        if demanded is None or demanded <= self.max_wait:
+            return None
+        return (
+            f"The API asked to wait {demanded:.0f} s ({_told_header(headers)}), longer than the {self.max_wait:.0f} s "
+            "this provider waits at most: not retried. Try again later"
+        )
 
     def delay_after_transport_error(self, attempt: int, retry_safe: bool) -> float | None:
         """Seconds to wait after a failure without an answer, or None to stop and raise."""
@@ -116,24 +169,32 @@ class RateLimitGate:
     """Remembers, across requests of one client, when the API said to slow down.
 
     After an answer with ``X-RateLimit-Remaining: 0`` (or a 429), the next request waits for the
-    window to reset instead of being refused.
+    window to reset instead of being refused. A told wait longer than ``max_wait`` is not remembered:
+    one absurd header must not stall every later call of the client (the triggerer's shared poller
+    serves every deferred task of a connection).
+
+    :param default_pause: the pause after a 429 that names no wait.
+    :param max_wait: the longest told wait the gate applies.
     """
 
-    def __init__(self, default_pause: float = 1.0) -> None:
+    def __init__(self, default_pause: float = 1.0, max_wait: float = math.inf) -> None:
         self._not_before = 0.0
         self._default_pause = default_pause
+        self._max_wait = max_wait
 
-    def observe(self, status_code: int, headers: Mapping[str, str], now: float | None = None) -> None:
-        """Update from an answer's status and headers."""
+    def observe(self, status_code: int, headers: Mapping[str, str], now: float | None = None) -> float | None:
+        """Update from an answer's status and headers; returns a told wait it refused (longer than
+        ``max_wait``), else None."""
         current = time.monotonic() if now is None else now
         if status_code != 429 and not rate_limit_exhausted(headers):
-            return
-        wait = parse_retry_after(headers)
-        if wait is None:
-            wait = parse_rate_limit_reset(headers)
+            return None
+        wait = told_wait(status_code, headers)
         if wait is None:
             wait = self._default_pause
+        elif wait > self._max_wait:
+            return wait
         self._not_before = max(self._not_before, current + wait)
+        return None
 
     @property
     def not_before(self) -> float:

@@ -98,6 +98,25 @@ def make_client(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> It
             hook_client.close()
 
 
+@pytest.fixture
+def client_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., HookClient]]:
+    """Hook clients on a connection to any base URL (a hostile server's), without starting the emulator:
+    ``client_on("async", server.base_url, timeout=1)``."""
+    made: list[HookClient] = []
+
+    def make(kind: str, base_url: str, conn_id: str = "sixtyfour_hostile", **extra: Any) -> HookClient:
+        point_conn(monkeypatch, base_url, conn_id, **extra)
+        hook_client = HookClient(kind, conn_id)
+        made.append(hook_client)
+        return hook_client
+
+    try:
+        yield make
+    finally:
+        for hook_client in made:
+            hook_client.close()
+
+
 class AllLogs:
     """Everything logged, whichever way this Airflow routes it: stdlib records (Airflow 2) and
     structlog lines written to stdout/stderr (Airflow 3)."""
