@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,10 +18,14 @@ import pytest
 
 from airflow_provider_sixtyfour.hooks.retrying import (
     Answer,
+    BodyCollector,
     NoAnswer,
     Outcome,
     Send,
+    Unreadable,
+    Unsendable,
     Wait,
+    WaitLimits,
     call_steps,
     drive,
     no_answer,
@@ -28,9 +34,12 @@ from airflow_provider_sixtyfour.protocol import endpoints
 from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourNotFoundError,
     SixtyfourRateLimitError,
+    SixtyfourRequestError,
+    SixtyfourResponseError,
     SixtyfourServerError,
     SixtyfourTransportError,
 )
+from airflow_provider_sixtyfour.protocol.redaction import Redactor
 from airflow_provider_sixtyfour.protocol.retry import RateLimitGate, RetryPolicy
 
 log = logging.getLogger("tests.retrying")
@@ -218,3 +227,119 @@ def test_no_answer_describes_the_innermost_cause() -> None:
         described = no_answer(outer)
     assert described.reason == "RuntimeError: ConnectionRefusedError: Connection refused"
     assert no_answer(ValueError("see http://h/x?sig=abc")).reason == "ValueError: see http://h/x?<redacted>"
+
+
+# -- issue 11: waits cut short, outcomes that are not answers, capped bodies -------------------------
+
+
+def test_a_wait_past_the_deadline_is_not_started() -> None:
+    limits = WaitLimits(deadline=time.time() + 5)
+    outcomes = [Answer(429, b'{"detail": "slow"}', {"Retry-After": "60"})]
+    err, steps = play_with(endpoints.list_workflows(), outcomes, RetryPolicy(), limits=limits)
+    assert isinstance(err, SixtyfourRateLimitError)
+    assert steps == [Send(1)]
+    assert "HTTP 429: slow. Not retried: waiting 60." in str(err)
+    assert err.wait_refused is not None
+    assert "would pass the task's deadline" in err.wait_refused
+
+
+def test_a_wait_within_the_deadline_goes_ahead() -> None:
+    limits = WaitLimits(deadline=time.time() + 600)
+    outcomes = [Answer(429, b"{}", {"Retry-After": "60"}), Answer(200, WORKFLOWS)]
+    result, steps = play_with(endpoints.list_workflows(), outcomes, RetryPolicy(), limits=limits)
+    assert len(result) == 1
+    assert sends(steps) == 2
+
+
+def test_a_set_stop_event_refuses_every_wait() -> None:
+    stop = threading.Event()
+    stop.set()
+    limits = WaitLimits(stop=stop)
+    err, steps = play_with(endpoints.list_workflows(), [NoAnswer("reset")], RetryPolicy(), limits=limits)
+    assert isinstance(err, SixtyfourTransportError)
+    assert str(err).endswith("reset; not retried: the task is being stopped")
+    assert err.wait_refused == "the task is being stopped"
+    gate = RateLimitGate()
+    gate.observe(429, {"Retry-After": "30"})
+    err, steps = play_with(endpoints.list_workflows(), [], RetryPolicy(), gate=gate, limits=limits)
+    assert isinstance(err, SixtyfourTransportError)
+    assert "not sent: the API's rate limit asks to wait" in str(err)
+    assert steps == []
+
+
+def test_a_stop_during_a_wait_ends_the_call_after_it() -> None:
+    stop = threading.Event()
+    limits = WaitLimits(stop=stop)
+    gen = call_steps(endpoints.list_workflows(), RetryPolicy(), RateLimitGate(), log, limits=limits)
+    assert gen.send(None) == Send(1)
+    assert isinstance(gen.send(Answer(503, b'{"detail": "busy"}')), Wait)
+    stop.set()  # what on_kill does while the driver sleeps (WaitLimits.sleep returns at once)
+    with pytest.raises(SixtyfourServerError, match=r"HTTP 503: busy. Not retried: the task is being stopped"):
+        gen.send(None)
+
+
+def test_outcomes_that_are_not_answers_are_never_retried() -> None:
+    err, steps = play(endpoints.list_workflows(), [Unsendable("InvalidSchema: ftp")], RetryPolicy())
+    assert isinstance(err, SixtyfourRequestError)
+    assert steps == [Send(1)]
+    err, steps = play(endpoints.list_workflows(), [Unreadable("its body could not be decoded")], RetryPolicy())
+    assert isinstance(err, SixtyfourResponseError)
+    assert steps == [Send(1)]
+
+
+def test_a_truncated_success_is_an_error_and_a_truncated_error_is_still_that_error() -> None:
+    big = Answer(200, b"[" * 10, {"Content-Length": str(2**40)}, truncated=True)
+    err, _ = play(endpoints.list_workflows(), [big], RetryPolicy())
+    assert isinstance(err, SixtyfourResponseError)
+    assert "the answer is 1099511627776 bytes (Content-Length)" in str(err)
+    cut_error = Answer(404, b"<html>" * 100, {}, "Not Found", truncated=True)
+    err, _ = play(endpoints.list_workflows(), [cut_error], RetryPolicy())
+    assert isinstance(err, SixtyfourNotFoundError)
+
+
+def test_the_body_collector_stops_at_its_limit() -> None:
+    collector = BodyCollector({}, limit=10)
+    assert collector.add(b"12345")
+    assert not collector.add(b"678901")
+    answer = collector.answer(200, {}, "OK")
+    assert answer.truncated
+    assert answer.body == b"12345678901"
+    assert not BodyCollector({"content-length": "11"}, limit=10).wants_more
+    whole = BodyCollector({"Content-Length": "3"}, limit=10)
+    whole.add(b"abc")
+    assert whole.answer(200, {}, "") == Answer(200, b"abc", {}, "", False)
+
+
+def test_an_echoed_key_is_masked_in_the_retry_log_and_the_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=log.name)
+    key = "sk-live-0123456789abcdef"
+    outcomes = [NoAnswer(f"BadStatusLine: HTTP/1.1 2OO {key}")] * 2
+    err, _ = play_with(
+        endpoints.list_workflows(), outcomes, RetryPolicy(max_attempts=2, backoff_base=0.01), redactor=Redactor([key])
+    )
+    assert key not in str(err)
+    assert "2OO ***" in str(err)
+    assert key not in caplog.text
+
+
+def play_with(
+    call: endpoints.ApiCall[Any],
+    outcomes: Iterable[Outcome],
+    policy: RetryPolicy,
+    gate: RateLimitGate | None = None,
+    **kwargs: Any,
+):
+    """:func:`play` with ``call_steps`` keyword arguments (``limits``, ``redactor``)."""
+    answers = iter(outcomes)
+    steps: list[Send | Wait] = []
+    gen = call_steps(call, policy, gate or RateLimitGate(), log, **kwargs)
+    reply: Outcome | None = None
+    try:
+        while True:
+            step = gen.send(reply)
+            steps.append(step)
+            reply = next(answers) if isinstance(step, Send) else None
+    except StopIteration as done:
+        return done.value, steps
+    except Exception as err:
+        return err, steps

@@ -18,14 +18,19 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourInsufficientCreditError,
     SixtyfourNotFoundError,
     SixtyfourRateLimitError,
+    SixtyfourRedirectError,
+    SixtyfourRequestError,
+    SixtyfourResponseError,
     SixtyfourServerError,
     SixtyfourTransportError,
     SixtyfourValidationError,
     error_for_response,
     is_final,
     is_transient,
+    read_api_error,
     read_api_message,
 )
+from airflow_provider_sixtyfour.protocol.redaction import Redactor
 
 JOB_ID = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
 
@@ -184,3 +189,91 @@ def test_errors_can_declare_themselves_final() -> None:
     assert not is_final(SixtyfourError("unknown"))
     assert not is_final(ValueError("not ours"))
     assert not is_final(SixtyfourTransportError("GET", "/x", "refused"))
+
+
+# -- issue 11: the nested error shape, redirects, deep JSON, echoed keys ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        (
+            {"error": {"code": "invalid_api_key", "message": "Invalid API key"}},
+            "invalid_api_key: Invalid API key",
+            "invalid_api_key",
+        ),
+        ({"error": {"message": "Invalid API key"}}, "Invalid API key", None),
+        ({"error": {"code": "quota"}}, "quota", "quota"),
+        ({"error": {"code": "quota"}, "message": "Top level"}, "quota: Top level", "quota"),
+        ({"error": {"code": None, "message": ["not", "text"]}}, "Unauthorized", None),
+        ({"error": "Unauthorized", "message": "Invalid API key"}, "Unauthorized: Invalid API key", None),
+    ],
+)
+def test_the_nested_error_shape_gives_message_and_code(body: object, message: str, code: str | None) -> None:
+    assert read_api_error(json.dumps(body).encode(), "Unauthorized") == (message, [], code)
+    err = error_for_response(401, "GET", "/workflows", json.dumps(body).encode(), reason="Unauthorized")
+    assert err.code == code
+    assert f"HTTP 401: {message}. Check the API key" in str(err)
+
+
+def test_an_error_message_is_masked_before_it_is_cut() -> None:
+    key = "sk-live-0123456789abcdef"
+    text = ("x" * 195 + key).encode()  # not JSON: only its start is quoted, and the key straddles the cut
+    message, _, _ = read_api_error(text, "Bad Gateway", Redactor([key]))
+    assert "sk-live" not in message
+    assert message.endswith("***')")
+    long_message, _, _ = read_api_error(json.dumps({"detail": "y" * 10_000}).encode())
+    assert len(long_message) < 2100
+    assert long_message.endswith("... (10000 characters in all)")
+
+
+def test_validation_details_echoing_the_key_are_masked() -> None:
+    key = "sk-live-0123456789abcdef"
+    body = json.dumps({"detail": [{"loc": ["header", "x-api-key"], "msg": f"bad {key}", "input": key}]}).encode()
+    err = error_for_response(422, "GET", "/workflows", body, redactor=Redactor([key]))
+    assert err.details == [{"loc": ["header", "x-api-key"], "msg": "bad ***", "input": "***"}]
+    assert key not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("location", "says"),
+    [
+        ("https://user:pw@evil.example:8443/x?sig=abc", "a redirect to evil.example:8443, not followed"),
+        ("//evil.example/x", "a redirect to evil.example, not followed"),
+        ("/login?next=/workflows", "a redirect to another path on the same host, not followed"),
+        ("   ", "a redirect without a Location, not followed"),
+        (None, "a redirect without a Location, not followed"),
+    ],
+)
+def test_a_redirect_names_its_status_and_host_only(location: str | None, says: str) -> None:
+    headers = {"location": location} if location is not None else {}
+    with pytest.raises(SixtyfourRedirectError) as info:
+        read_answer(endpoints.list_workflows(), 302, b"<html>moved</html>", headers, "Found")
+    err = info.value
+    assert str(err).startswith(f"GET /workflows failed with HTTP 302: {says}. API calls never follow redirects")
+    assert "sig=abc" not in str(err)
+    assert "user:pw" not in str(err)
+    assert is_final(err)
+    assert not is_transient(err)
+
+
+def test_json_nested_too_deeply_is_a_response_error_not_a_recursion_error() -> None:
+    deep = b"[" * 50_000 + b"]" * 50_000
+    with pytest.raises(SixtyfourResponseError, match="nested too deeply"):
+        read_answer(endpoints.list_workflows(), 200, deep, {})
+    with pytest.raises(SixtyfourServerError, match=r"HTTP 500: Oops \(the answer's JSON is nested too deeply"):
+        read_answer(endpoints.list_workflows(), 500, deep, {}, "Oops")
+
+
+def test_a_2xx_record_echoing_the_key_is_scrubbed_before_parsing() -> None:
+    key = "sk-live-0123456789abcdef"
+    body = json.dumps([{"id": "wf-1", "name": f"flow of {key}", "status": "ready", "step": "x"}]).encode()
+    (workflow,) = read_answer(endpoints.list_workflows(), 200, body, {}, redactor=Redactor([key]))
+    assert workflow.name == "flow of ***"
+
+
+def test_a_request_error_is_final_and_says_what_to_check() -> None:
+    err = SixtyfourRequestError("GET", "/workflows", "InvalidSchema: No connection adapters were found")
+    assert str(err).startswith("GET /workflows could not be sent: InvalidSchema: No connection adapters were found.")
+    assert is_final(err)
+    assert not is_transient(err)

@@ -13,6 +13,7 @@ from airflow_provider_sixtyfour.protocol.retry import (
     parse_rate_limit_reset,
     parse_retry_after,
     rate_limit_exhausted,
+    told_wait,
 )
 
 NOW = 1_800_000_000.0
@@ -139,3 +140,66 @@ def test_gate_never_shortens_a_pause() -> None:
     gate.observe(429, {"Retry-After": "10"}, now=0.0)
     gate.observe(429, {"Retry-After": "1"}, now=0.0)
     assert gate.delay(now=0.0) == pytest.approx(10.0)
+
+
+# -- issue 11: told waits are trusted within bounds; bare 429s wait out the window -------------------
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity", "1e999", "9" * 400, "", "soon", "Fri, 99 Foo 9"])
+def test_non_finite_or_unreadable_told_waits_are_ignored(value: str) -> None:
+    headers = {"Retry-After": value, "X-RateLimit-Reset": value, "X-RateLimit-Remaining": "0"}
+    assert parse_retry_after(headers, now=NOW) is None
+    assert parse_rate_limit_reset(headers, now=NOW) is None
+    assert told_wait(429, headers, now=NOW) is None
+    gate = RateLimitGate(default_pause=1.0, max_wait=120)
+    assert gate.observe(429, headers, now=0.0) is None
+    assert gate.delay(now=0.0) == 1.0  # the default pause, not an endless one
+
+
+def test_non_finite_remaining_is_not_exhausted() -> None:
+    assert not rate_limit_exhausted({"X-RateLimit-Remaining": "nan"})
+    assert rate_limit_exhausted({"X-RateLimit-Remaining": "-inf"}) is False
+    assert rate_limit_exhausted({"X-RateLimit-Remaining": "-1"})
+
+
+def test_told_wait_reads_retry_after_first_then_the_reset_when_limited() -> None:
+    assert told_wait(503, {"Retry-After": "4", "X-RateLimit-Reset": "9"}) == 4.0
+    assert told_wait(429, {"X-RateLimit-Reset": "9"}) == 9.0
+    assert told_wait(200, {"X-RateLimit-Reset": "9"}) is None  # a reset alone, with requests left, tells nothing
+    assert told_wait(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "9"}) == 9.0
+
+
+def test_a_told_wait_beyond_max_wait_is_refused_with_a_reason() -> None:
+    policy = RetryPolicy(max_wait=120)
+    assert policy.delay_after_status(1, 429, {"Retry-After": "100000"}) is None
+    assert policy.wait_refusal(429, {"Retry-After": "100000"}) == (
+        "The API asked to wait 100000 s (Retry-After), longer than the 120 s this provider waits at most: "
+        "not retried. Try again later"
+    )
+    reset = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(NOW + 3600)}
+    assert "3600 s (X-RateLimit-Reset)" in (policy.wait_refusal(429, reset, now=NOW) or "")
+    assert policy.wait_refusal(429, {"Retry-After": "120"}) is None
+    assert policy.wait_refusal(429, {}) is None
+
+
+def test_the_gate_keeps_no_wait_beyond_max_wait() -> None:
+    gate = RateLimitGate(max_wait=120)
+    assert gate.observe(429, {"Retry-After": "100000"}, now=0.0) == 100000.0
+    assert gate.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(2 * 10**9)}, now=0.0) is not None
+    assert gate.delay(now=0.0) == 0.0
+    assert gate.observe(429, {"Retry-After": "100"}, now=0.0) is None
+    assert gate.delay(now=0.0) == 100.0
+
+
+def test_bare_429s_share_the_rate_limit_window_among_the_retries() -> None:
+    policy = RetryPolicy(max_attempts=6, backoff_base=0.01, rate_limit_window=60)
+    first = policy.delay_after_status(1, 429, {}, waited_on_429=0.0)
+    assert first is not None
+    assert 12.0 <= first <= 13.2  # 60 s over 5 retries, jitter only upwards
+    last = policy.delay_after_status(5, 429, {}, waited_on_429=55.0)
+    assert last is not None
+    assert 5.0 <= last <= 5.5  # whatever is left of the window
+    assert (policy.delay_after_status(5, 429, {}, waited_on_429=70.0) or 1) <= 0.16  # window passed: backoff
+    # Other statuses, and 429s that name a wait, are untouched by the window.
+    assert (policy.delay_after_status(1, 503, {}) or 0) <= 0.01
+    assert 2.0 <= (policy.delay_after_status(1, 429, {"Retry-After": "2"}) or 0) <= 2.02
