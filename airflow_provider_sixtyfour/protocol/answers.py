@@ -79,7 +79,8 @@ def read_answer(
             note=note,
             redactor=redact,
         )
-    if 300 <= status_code < 400:
+    # 304 Not Modified is no redirect: a cache answering it is an empty answer, read as such below.
+    if 300 <= status_code < 400 and status_code != 304:
         raise redirect_for_response(status_code, call.method, call.path, _location(headers), redact)
     if not body.strip():
         raise SixtyfourResponseError(

@@ -167,7 +167,7 @@ def test_json_nested_too_deeply_is_a_response_error(kind: str, wire_server, clie
     api = wire_server(answer(200, NESTED))
     err = raised(lambda: client_on(kind, api.base_url)("list_workflows"))
     assert isinstance(err, SixtyfourResponseError)
-    assert "HTTP 200 answer is JSON nested too deeply to read" in str(err)
+    assert "HTTP 200 answer nests lists or objects too deeply to read" in str(err)
 
 
 @pytest.mark.parametrize("kind", KINDS)

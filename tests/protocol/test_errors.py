@@ -259,7 +259,7 @@ def test_a_redirect_names_its_status_and_host_only(location: str | None, says: s
 
 def test_json_nested_too_deeply_is_a_response_error_not_a_recursion_error() -> None:
     deep = b"[" * 50_000 + b"]" * 50_000
-    with pytest.raises(SixtyfourResponseError, match="nested too deeply"):
+    with pytest.raises(SixtyfourResponseError, match="too deeply to read"):
         read_answer(endpoints.list_workflows(), 200, deep, {})
     with pytest.raises(SixtyfourServerError, match=r"HTTP 500: Oops \(the answer's JSON is nested too deeply"):
         read_answer(endpoints.list_workflows(), 500, deep, {}, "Oops")
