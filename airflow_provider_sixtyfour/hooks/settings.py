@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_sixtyfour.connection_form import APP_BASE_URL, CONN_TYPE, EXTRA_FIELDS, ExtraField
+from airflow_provider_sixtyfour.hooks.masking import amask, hide_mask_requests, mask
 from airflow_provider_sixtyfour.protocol.endpoints import DEFAULT_BASE_URL
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
@@ -202,12 +203,13 @@ def load_settings(conn_id: str) -> ConnectionSettings:
     """Look the connection up (blocking) and return its settings; the key is masked from logs."""
     from airflow.providers.common.compat.sdk import BaseHook
 
+    hide_mask_requests()  # Airflow masks the password while it looks the connection up
     try:
         conn = BaseHook.get_connection(conn_id)
     except _not_found_errors():
         raise SixtyfourInputError(missing_connection_message(conn_id)) from None
     settings = settings_from_connection(conn, conn_id)
-    _mask(settings.api_key)
+    mask(settings.api_key)
     return settings
 
 
@@ -221,6 +223,7 @@ async def aload_settings(conn_id: str) -> ConnectionSettings:
     from airflow.providers.common.compat.sdk import BaseHook
 
     aget = getattr(BaseHook, "aget_connection", None)
+    hide_mask_requests()  # Airflow masks the password while it looks the connection up
     try:
         if aget is not None:
             conn = await aget(conn_id)
@@ -229,31 +232,8 @@ async def aload_settings(conn_id: str) -> ConnectionSettings:
     except _not_found_errors():
         raise SixtyfourInputError(missing_connection_message(conn_id)) from None
     settings = settings_from_connection(conn, conn_id)
-    await _amask(settings.api_key)
+    await amask(settings.api_key)
     return settings
-
-
-def _mask(secret: str) -> None:
-    try:
-        from airflow.providers.common.compat.sdk import mask_secret
-
-        mask_secret(secret)
-    except Exception:  # a missing masker must not stop the task; nothing is logged with the key anyway
-        log.debug("Could not register the Sixtyfour API key with Airflow's secrets masker", exc_info=True)
-
-
-async def _amask(secret: str) -> None:
-    # In an event loop (the triggerer) Airflow 3 needs the async masker: the sync one talks to the
-    # supervisor with a blocking send and can deadlock against an in-flight async send.
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:
-        _mask(secret)
-        return
-    try:
-        await amask_secret(secret)
-    except Exception:
-        log.debug("Could not register the Sixtyfour API key with Airflow's secrets masker", exc_info=True)
 
 
 @cache

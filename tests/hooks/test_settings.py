@@ -213,11 +213,11 @@ def test_provider_masking_helpers_work_on_this_airflow() -> None:
     """Airflow masks a connection's password on lookup too; this checks the provider's own registration."""
     from airflow.providers.common.compat.sdk import redact
 
-    from airflow_provider_sixtyfour.hooks import settings as settings_module
+    from airflow_provider_sixtyfour.hooks.masking import amask, mask
 
     sync_secret = "sk-direct-sync-mask-13579-SECRET"
     async_secret = "sk-direct-async-mask-97531-SECRET"
-    settings_module._mask(sync_secret)
-    asyncio.run(settings_module._amask(async_secret))
+    mask(sync_secret)
+    asyncio.run(amask(async_secret))
     assert sync_secret not in str(redact(f"a {sync_secret} b"))
     assert async_secret not in str(redact(f"a {async_secret} b"))
