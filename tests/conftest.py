@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 # The secret audit (tests/secret_audit.py) watches every test of the suite for a leaked key or signed URL.
-pytest_plugins = ["secret_audit"]
+pytest_plugins = ["secret_audit", "compat"]
 
 TEST_API_KEY = "sk-test-0123456789abcdef-SECRET"
 """The API key the emulator accepts in tests; the secret audit looks for it in every output."""

@@ -14,7 +14,7 @@ from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_WORKFLOWS
 
-pytestmark = [pytest.mark.compat, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 DAG_SOURCE = """
 from datetime import datetime
