@@ -1,5 +1,7 @@
 # Shared by scripts/test.sh and scripts/demo.sh: make (or reuse) a venv with a pinned Airflow.
-# Usage: ensure_venv DIR AIRFLOW_SERIES EXTRAS  -> sets VENV_PY to the venv's python.
+# Usage: ensure_venv DIR AIRFLOW_SERIES EXTRAS [REQUIREMENT...] -> sets VENV_PY to the venv's python.
+# Without REQUIREMENTs it installs this checkout editable with EXTRAS; with them, exactly those (e.g. a wheel).
+# The venv is reused while pyproject, the series' constraints in ci/ and the arguments are unchanged.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,18 +20,25 @@ find_python() {
 
 ensure_venv() {
   local dir="$1" series="$2" extras="$3"
+  shift 3
+  local requirements=("$@")
+  [ "${#requirements[@]}" -gt 0 ] || requirements=(-e "$ROOT[$extras]")
   local constraints="$ROOT/ci/constraints-airflow-$series.txt"
+  if [ ! -f "$constraints" ]; then
+    echo "error: no pinned constraints for Airflow $series ($constraints); see scripts/update-constraints.sh" >&2
+    return 1
+  fi
   local stamp_want
-  stamp_want="$(cat "$ROOT/pyproject.toml" "$constraints" | sha256sum | cut -c1-16)-$extras"
+  stamp_want="$(cat "$ROOT/pyproject.toml" "$constraints" | sha256sum | cut -c1-16)-$extras ${requirements[*]#"$ROOT"}"
   if [ ! -x "$dir/bin/python" ]; then
     echo "==> creating $dir (Airflow $series)"
     "$(find_python)" -m venv "$dir"
   fi
   if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$stamp_want" ]; then
-    echo "==> installing airflow-provider-sixtyfour[$extras] with Airflow $series into $dir"
+    echo "==> installing ${requirements[*]#"$ROOT/"} with Airflow $series into $dir"
     "$dir/bin/python" -m pip install --quiet --upgrade uv
     VIRTUAL_ENV="$dir" "$dir/bin/uv" pip install --quiet --python "$dir/bin/python" \
-      -c "$constraints" -e "$ROOT[$extras]"
+      -c "$constraints" "${requirements[@]}"
     echo "$stamp_want" >"$dir/.stamp"
   fi
   VENV_PY="$dir/bin/python"
