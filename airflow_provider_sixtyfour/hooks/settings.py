@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,9 +58,19 @@ class ConnectionSettings:
 
 
 def missing_connection_message(conn_id: str) -> str:
-    """What to tell a user whose connection id does not exist."""
+    """What to tell a user whose connection id Airflow does not find.
+
+    Airflow 3.0 and 3.1 also report a connection they could not parse (an Extra field that is not a JSON
+    object, say) as missing: when its environment variable is set, say so instead.
+    """
     env_name = "AIRFLOW_CONN_" + conn_id.upper()
     example = json.dumps({"conn_type": CONN_TYPE, "password": "<your Sixtyfour API key>"})
+    if os.environ.get(env_name):
+        return (
+            f"Airflow could not read connection {conn_id!r} from the environment variable {env_name}: it is "
+            f"set, but Airflow rejected it (Airflow's log says why; the Extra field must be a JSON object). "
+            f"Its form is {env_name}='{example}'"
+        )
     return (
         f"Airflow has no connection {conn_id!r}. Create it in the UI (Admin > Connections, connection type "
         f"'Sixtyfour', the API key in the 'API key' field) or set the environment variable {env_name}='{example}'"

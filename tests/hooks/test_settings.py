@@ -165,8 +165,19 @@ def test_bad_extras(monkeypatch: pytest.MonkeyPatch, extra: dict[str, object], p
 
 
 def test_extra_not_an_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SixtyfourInputError, match=r"Extra field of Sixtyfour connection .* is not a JSON object"):
+    # Airflow 3.2+ hands the connection over and the provider names the problem; 3.0 and 3.1 refuse to
+    # read it at all, and the provider says the variable is set but unreadable, not that it is missing.
+    ours = r"Extra field of Sixtyfour connection .* is not a JSON object"
+    airflows = r"could not read connection 'sixtyfour_settings_test' from .* the Extra field must be a JSON object"
+    with pytest.raises(SixtyfourInputError, match=f"{ours}|{airflows}") as info:
         load_settings(set_conn(monkeypatch, conn(extra="[1, 2]")))
+    assert KEY not in str(info.value)
+
+
+def test_a_missing_connection_says_how_to_create_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_SIXTYFOUR_NOWHERE", raising=False)
+    with pytest.raises(SixtyfourInputError, match=r"Airflow has no connection 'sixtyfour_nowhere'.*AIRFLOW_CONN_"):
+        load_settings("sixtyfour_nowhere")
 
 
 def test_unknown_extras_are_warned_about(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
