@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import Asset, AssetAlias, BaseOperator
 
 from airflow_provider_sixtyfour import connection_form
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.lineage.mixin import SixtyfourLineageMixin
 from airflow_provider_sixtyfour.operators._inputs import check_flag
 from airflow_provider_sixtyfour.protocol.endpoints import RESULT_FORMATS
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_ASSET_ALIAS = "sixtyfour-results"
 
 
-class SixtyfourDownloadResultsOperator(BaseOperator):
+class SixtyfourDownloadResultsOperator(SixtyfourLineageMixin, BaseOperator):
     """Download a completed run's result files into object storage, complete and verified, or not at all.
 
     Each file streams from its signed URL straight to ``destination`` chunk by chunk (memory stays
@@ -54,6 +55,9 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
     with ``schedule=[AssetAlias("sixtyfour-results")]``; the event's ``extra`` is the file's record.
     Assets declared in ``outlets`` (e.g. ``Asset("s3://bucket/sixtyfour/")``) get their usual event
     on success, with ``extra`` listing the landed files. On Airflow 2 the same works with Datasets.
+
+    **Lineage.** With the OpenLineage provider installed, each landed file is an output dataset with
+    its columns, row count and size, beside the run's facets (see :mod:`airflow_provider_sixtyfour.lineage`).
 
     :param job_id: the run's id, typically ``"{{ ti.xcom_pull(task_ids='run', key='job_id') }}"``.
         Templated.
@@ -93,6 +97,7 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
         "sixtyfour_conn_id",
     )
     ui_color = "#e8f1ff"
+    lineage_storage_conn_field = "destination_conn_id"
 
     def __init__(
         self,
@@ -132,6 +137,7 @@ class SixtyfourDownloadResultsOperator(BaseOperator):
         from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
         self._abort = threading.Event()
+        self.lineage_facts.saw_run({}, job_id=str(self.job_id))
         with fail_without_retries(), SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
             return land_and_announce(
                 self,
@@ -191,7 +197,10 @@ def land_and_announce(
     emit_asset_events(context, landed, job_id=job_id, asset_alias=asset_alias, outlets=task.outlets)
     total = sum(f.bytes for f in landed)
     task.log.info("Landed %d result file(s) of run %s, %d bytes in all.", len(landed), job_id, total)
-    return [f.to_dict() for f in landed]
+    records = [f.to_dict() for f in landed]
+    if isinstance(task, SixtyfourLineageMixin):
+        task.lineage_facts.saw_landed(records)
+    return records
 
 
 def emit_asset_events(

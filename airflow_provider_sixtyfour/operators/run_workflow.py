@@ -14,6 +14,7 @@ from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
 from airflow_provider_sixtyfour.deadlines import deadline_from, describe_deadline, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.idempotency import RunClaimer, RunLedger, TaskInstanceIdentity
+from airflow_provider_sixtyfour.lineage.mixin import SixtyfourLineageMixin
 from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, SixtyfourRunLink
 from airflow_provider_sixtyfour.operators._inputs import (
     RunRequest,
@@ -58,7 +59,7 @@ WORKFLOW_ID_XCOM_KEY = "workflow_id"
 MAX_CONSECUTIVE_POLL_FAILURES = 5
 
 
-class SixtyfourRunWorkflowOperator(BaseOperator):
+class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
     """Run a Sixtyfour workflow on rows or a CSV, wait for it, and return a summary of what it did.
 
     The run's ``job_id``, ``workflow_id`` and ``run_url`` (its page in the Sixtyfour app, shown as the
@@ -67,6 +68,9 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
     ``completed_at``, ``duration_seconds``, ``progress_percentage``, blocks completed, rows processed and
     ``metrics`` per block, ``result_files`` (name, block and row count of each result file; never a
     download URL) and ``output_rows`` (rows of the final file).
+
+    With the OpenLineage provider installed, each try reports ``input_csv`` as its input, each file
+    ``download_to`` landed as an output, and the run itself (see :mod:`airflow_provider_sixtyfour.lineage`).
 
     A failed run fails the task with the API's reason; a cancelled run fails it too; a run that outlives
     ``timeout`` is cancelled and the task fails saying so. A retry never pays for a second run while the
@@ -125,6 +129,8 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
     template_fields_renderers = {"webhook_payload": "json", "specs_override": "json"}
     operator_extra_links = (SixtyfourRunLink(),)
     ui_color = "#e6f0ff"
+    lineage_input_field = "input_csv"
+    lineage_storage_conn_field = "download_conn_id"
 
     def __init__(
         self,
@@ -281,6 +287,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         ti.xcom_push(key=WORKFLOW_ID_XCOM_KEY, value=workflow_id)
         ti.xcom_push(key=RUN_URL_XCOM_KEY, value=run_url)
         SixtyfourRunLink.persist(context, run_url)
+        self.lineage_facts.saw_run({"workflow_id": workflow_id}, job_id=job_id, run_url=run_url)
         self.log.info("Sixtyfour run %s of workflow %s: %s", job_id, workflow_id, run_url)
         return run_url
 
@@ -368,6 +375,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         message = str(event.get("message") or "")
         self._job_id = job_id
         run = event.get("run") if isinstance(event.get("run"), Mapping) else None
+        self.lineage_facts.saw_run(run or {}, job_id=job_id)
         if status in ("success", "failed", "cancelled"):
             hook = self.hook
             if run is None:
@@ -402,6 +410,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
         status = RunStatus.parse(run.get("status"))
         workflow_id = str(run.get("workflow_id") or workflow_id)
         run_url = hook.run_url(job_id)
+        self.lineage_facts.saw_run(run, job_id=job_id, run_url=run_url)
         if status is RunStatus.COMPLETED:
             summary = run_summary(
                 run,
@@ -410,6 +419,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
                 run_url=run_url,
                 files=self._result_files(hook, job_id),
             )
+            self.lineage_facts.saw_run(summary)
             self.log.info(
                 "Sixtyfour run %s completed in %s s; result files: %s",
                 job_id,
@@ -419,6 +429,7 @@ class SixtyfourRunWorkflowOperator(BaseOperator):
             return self._after_completion(context, hook, summary)
         if status is RunStatus.FAILED:
             reason = self._failure_reason(hook, job_id, workflow_id, run) or message or "the API gave no reason"
+            self.lineage_facts.failure_reason = reason
             raise AirflowException(f"Sixtyfour run {job_id} of workflow {workflow_id} failed: {reason}. See {run_url}")
         if status is RunStatus.CANCELLED:
             raise AirflowException(
