@@ -13,6 +13,8 @@ Registered for the whole suite from ``tests/conftest.py`` (``pytest_plugins``). 
 * **xcom**: every value pushed through the in-process ``FakeTaskInstance`` of ``tests/dags/support.py``;
 * **subprocess**: the output of every ``airflow`` command run through ``AirflowCli.run``, and at teardown
   the log files of each ``AirflowCli`` home and of each e2e ``AirflowCluster`` (service and task logs);
+* **lineage**: at teardown, every OpenLineage event file under ``openlineage/`` of each ``AirflowCli``
+  home and e2e cluster home (where ``conftest.openlineage_env`` points the provider's file transport);
 * **database**: at teardown, every row of the runtime tables (XCom values, rendered template fields,
   task instances and their ``next_kwargs``, triggers, DAG runs, asset events, the task state store, the
   event log, ...) of each ``AirflowCli`` home and e2e cluster database. Tables holding what the user
@@ -54,7 +56,7 @@ import pytest
 
 MARKER = "secret_audit_exempt"
 MIN_SECRET_LENGTH = 12
-SOURCES = ("logs", "exceptions", "report", "triggers", "xcom", "subprocess", "database")
+SOURCES = ("logs", "exceptions", "report", "triggers", "xcom", "subprocess", "database", "lineage")
 
 #: A signed URL's query parameters as the emulator writes them (``protocol/redaction`` must strip them).
 SIGNED_QUERY = re.compile(r"(?:\bsignature=[0-9a-fA-F]{32,}|\bexpires=\d{10,})")
@@ -194,12 +196,19 @@ class SecretAudit:
             if "subprocess" not in self.exempt:
                 self.scan_files("subprocess", sorted((home / "logs").rglob("*")))
             self.scan_database(home / "airflow.db")
+            self.scan_lineage(home)
         for cluster in self.clusters:
             home = Path(cluster.home)
             if "subprocess" not in self.exempt:
                 self.scan_files("subprocess", sorted((home / "process-logs").glob("*.log")))
                 self.scan_files("subprocess", sorted((home / "logs").rglob("*")))
             self.scan_database(home / "airflow.db")
+            self.scan_lineage(home)
+
+    def scan_lineage(self, home: Path) -> None:
+        """Every OpenLineage event file the provider's file transport wrote under ``home/openlineage``."""
+        if "lineage" not in self.exempt:
+            self.scan_files("lineage", sorted((home / "openlineage").rglob("*")))
 
     def end(self) -> None:
         self.active = False

@@ -1,8 +1,8 @@
 """The secret audit (``tests/secret_audit.py``) can fail: it is run on a small generated test file.
 
 The generated tests each leak a secret one way (a log record, a structlog event, an exception message,
-a serialized trigger, an Airflow home's database and log files, an e2e cluster's service log, a failure
-report) or stay clean, or
+a serialized trigger, an Airflow home's database, log files and OpenLineage events, an e2e cluster's
+service log and OpenLineage events, a failure report) or stay clean, or
 opt out with the marker. A separate ``pytest`` process runs them with the plugin, and its JUnit report
 must show exactly the leaking tests failed, each naming where the secret went, without the secret itself
 appearing anywhere in that run's output.
@@ -105,6 +105,18 @@ GENERATED = (
         AirflowCluster(home=cluster_home, dags_folder=tmp_path)  # an e2e cluster's logs, also at teardown
 
 
+    def test_lineage_events_of_an_airflow_home(tmp_path):
+        home = tmp_path / "home"
+        (home / "openlineage").mkdir(parents=True)
+        event = {"eventType": "COMPLETE", "outputs": [{"namespace": "s3://b", "name": SIGNED_URL}]}
+        (home / "openlineage" / "events.jsonl").write_text(json.dumps(event))
+        AirflowCli(home=home, dags_folder=tmp_path)
+        cluster_home = tmp_path / "cluster"
+        (cluster_home / "openlineage").mkdir(parents=True)
+        (cluster_home / "openlineage" / "events.jsonl").write_text(json.dumps({"run": {"facets": {"k": KEY}}}))
+        AirflowCluster(home=cluster_home, dags_folder=tmp_path)
+
+
     @pytest.mark.secret_audit_exempt(reason="logs the key on purpose")
     def test_exempt():
         logging.getLogger("careless").warning("connecting with %s", KEY)
@@ -180,6 +192,7 @@ def test_the_audit_flags_every_kind_of_leak_and_honours_the_marker(tmp_path: Pat
         "test_serialized_trigger_carries_the_key": "failed",
         "test_failure_report_is_redacted": "failed",
         "test_airflow_home_database_and_logs": "error",  # found at teardown, when the home is scanned
+        "test_lineage_events_of_an_airflow_home": "error",  # also at teardown
         "test_exempt": "passed",
         "test_partly_exempt": "failed",  # its log line is exempt, its serialized trigger is not
     }, output[-6000:]
@@ -200,6 +213,9 @@ def test_the_audit_flags_every_kind_of_leak_and_honours_the_marker(tmp_path: Pat
         "process-logs/triggerer.log",
         "[database] a signed download URL's query string",
         "airflow.db:xcom.value",
+        "[lineage] a signed download URL's query string",
+        "[lineage] an emulator's API key",
+        "openlineage/events.jsonl",
     ):
         assert where in output, where
     if _has_structlog():
