@@ -216,7 +216,10 @@ def openlineage_env(home: Path) -> dict[str, str]:
     folder = Path(home) / "openlineage"
     folder.mkdir(parents=True, exist_ok=True)
     transport = {"type": "file", "log_file_path": str(folder / "events.jsonl"), "append": True}
-    return {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport), "AIRFLOW__OPENLINEAGE__NAMESPACE": LINEAGE_NAMESPACE}
+    return {
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": LINEAGE_NAMESPACE,
+    }
 
 
 def lineage_events(home: Path) -> list[dict[str, Any]]:
