@@ -147,3 +147,22 @@ def test_emulator_command_line_in_the_readme_parses() -> None:
 def test_every_example_dag_is_named_in_the_readme() -> None:
     for path in (ROOT / "example_dags").glob("*.py"):
         assert f"`{path.stem}`" in README, f"README does not mention the example DAG {path.stem}"
+
+
+def test_lineage_section_lists_every_field_of_the_sixtyfour_facet_and_its_schema() -> None:
+    import json
+
+    import attr
+
+    from airflow_provider_sixtyfour.lineage import SCHEMA_PATH
+    from airflow_provider_sixtyfour.lineage.run_facet import SixtyfourRunFacet
+
+    section = _section("Lineage (OpenLineage)")
+    assert README.index("## Lineage (OpenLineage)") < README.index("## Testing your own DAGs with the emulator")
+    fields = [f.name for f in attr.fields(SixtyfourRunFacet) if not f.name.startswith("_")]
+    (row,) = [line for line in section.splitlines() if line.startswith("| run facet `sixtyfour` |")]
+    assert re.findall(r"`(\w+)`", row.split("|")[2])[: len(fields)] == fields
+    schema = json.loads((ROOT / SCHEMA_PATH).read_text())
+    own = schema["$defs"]["SixtyfourRunFacet"]["allOf"][1]["properties"]
+    assert list(own) == fields
+    assert SCHEMA_PATH in section

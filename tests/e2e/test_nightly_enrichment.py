@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, sha256_of, sixtyfour_connection_uri_json
+from conftest import TEST_API_KEY, lineage_events, openlineage_env, sha256_of, sixtyfour_connection_uri_json
+from lineage.events import assert_one_output_per_landed_file, task_events, validate_event
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "sixtyfour_nightly_enrichment"
@@ -64,6 +65,7 @@ def test_nightly_pipeline_on_a_real_airflow(airflow_cluster, emulator, sixtyfour
         "AIRFLOW_VAR_SIXTYFOUR_WORKFLOW_ID": WORKFLOW_ID,
         "AIRFLOW_VAR_SIXTYFOUR_INPUT_BASE": (tmp_path / "data" / "input").as_uri(),
         "AIRFLOW_VAR_SIXTYFOUR_RESULTS_BASE": (tmp_path / "data" / "results").as_uri(),
+        **openlineage_env(tmp_path / "airflow-home"),  # the cluster's home (see the airflow_cluster fixture)
     }
 
     # Scheduled runs on, so that the asset-scheduled follow-up DAG runs when results land. "@daily" with
@@ -103,6 +105,16 @@ def test_nightly_pipeline_on_a_real_airflow(airflow_cluster, emulator, sixtyfour
     # The landed files' Asset events (through the alias) scheduled the follow-up DAG.
     follow_up = _wait_for_asset_triggered_run(cluster, FOLLOW_UP_DAG_ID)
     assert cluster.wait_for_dag_run(FOLLOW_UP_DAG_ID, follow_up["dag_run_id"], timeout=90) == "success"
+
+    # The worker emitted lineage: each landed file with its rows and columns, and the run.
+    events = lineage_events(cluster.home)
+    for event in events:
+        validate_event(event)
+    (landing,) = task_events(events, "land_results", "COMPLETE")
+    assert_one_output_per_landed_file(landing, results)
+    assert landing["run"]["facets"]["sixtyfour"]["job_id"] == run.job_id
+    (enrich,) = task_events(events, "enrich_leads", "COMPLETE")
+    assert enrich["run"]["facets"]["sixtyfour"]["rows_out"] == leads
 
     # No log of any process or task holds the API key or a signed URL's query string.
     assert cluster.logs_containing(TEST_API_KEY) == []

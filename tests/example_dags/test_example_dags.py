@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
+from conftest import TEST_API_KEY, AirflowCli, lineage_events, openlineage_env, sixtyfour_connection_uri_json
+from lineage.events import assert_one_output_per_landed_file, task_events, validate_event
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "example_dags").glob("*.py"))
@@ -38,6 +39,7 @@ def examples(airflow_cli: AirflowCli, emulator: Any, tmp_path: Path) -> dict[str
         "AIRFLOW_CONN_SIXTYFOUR_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "wh.db")}),
         "AIRFLOW_VAR_SIXTYFOUR_INPUT_BASE": (tmp_path / "input").as_uri(),
         "AIRFLOW_VAR_SIXTYFOUR_RESULTS_BASE": (tmp_path / "results").as_uri(),
+        **openlineage_env(airflow_cli.home),  # the real OpenLineage provider writes its events to files
     }
     # As the DAG processor of a deployment does; Airflow 2's ``dags test`` needs the DAGs' dataset
     # aliases in the database to record alias events.
@@ -87,6 +89,22 @@ def test_nightly_enrichment_runs_end_to_end(
     assert "Loaded 25 rows into enriched_leads" in proc.stdout + airflow_cli.all_logs()
     _no_secrets(airflow_cli, proc.stdout)
 
+    # Lineage: every event is valid; the landing task's names each landed file with its rows and
+    # columns, and the run; the run task names the run (its input is webhook rows, not a file).
+    events = lineage_events(airflow_cli.home)
+    for event in events:
+        validate_event(event)
+    (landing,) = task_events(events, "land_results", "COMPLETE")
+    assert_one_output_per_landed_file(landing, tmp_path / "results" / DS)
+    (run,) = task_events(events, "enrich_leads", "COMPLETE")
+    job_id = run["run"]["facets"]["externalQuery"]["externalQueryId"]
+    assert run["run"]["facets"]["externalQuery"]["source"] == "sixtyfour"
+    facet = run["run"]["facets"]["sixtyfour"]
+    assert (facet["job_id"], facet["workflow_id"], facet["status"]) == (job_id, "wf-demo-webhook", "completed")
+    assert (facet["rows_in"], facet["rows_out"], facet["completed_blocks"]) == (25, 25, 3)
+    assert facet["run_url"].endswith(job_id) and facet["workflow_name"]
+    assert landing["run"]["facets"]["sixtyfour"]["job_id"] == job_id
+
 
 def test_read_csv_workflow_uploads_and_lands_in_one_task(
     airflow_cli: AirflowCli, examples: dict[str, str], emulator: Any, tmp_path: Path
@@ -109,6 +127,21 @@ def test_read_csv_workflow_uploads_and_lands_in_one_task(
     assert [row["company"] for row in final] == [c[0] for c in companies]
     assert emulator.runs_started() == 1
     _no_secrets(airflow_cli, proc.stdout)
+
+    # Lineage: the input CSV, one output per landed file with its rows and columns, and the run.
+    events = lineage_events(airflow_cli.home)
+    for event in events:
+        validate_event(event)
+    (done,) = task_events(events, "enrich_companies_csv", "COMPLETE")
+    source = tmp_path / "input" / "companies" / f"{YESTERDAY}.csv"
+    assert [(d["namespace"], d["name"]) for d in done["inputs"]] == [("file", str(source))]
+    assert_one_output_per_landed_file(done, folder)
+    facet = done["run"]["facets"]["sixtyfour"]
+    assert (facet["workflow_id"], facet["status"], facet["rows_in"], facet["rows_out"]) == (
+        "wf-demo-read-csv", "completed", 12, 12
+    )  # fmt: skip
+    assert facet["credits_used"] >= 0
+    assert all(e["inputs"] == done["inputs"] for e in task_events(events, "enrich_companies_csv", "START"))
 
 
 def test_on_new_results_runs(airflow_cli: AirflowCli, examples: dict[str, str]) -> None:

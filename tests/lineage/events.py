@@ -175,3 +175,25 @@ def _without_facets(value: Any) -> Any:
 def _difference(rebuilt: Any, original: Any) -> str:
     mine, theirs = json.dumps(rebuilt, sort_keys=True)[:3000], json.dumps(original, sort_keys=True)[:3000]
     return f"rebuilt:\n{mine}\noriginal:\n{theirs}"
+
+
+def task_events(events: list[dict[str, Any]], task_id: str, event_type: str) -> list[dict[str, Any]]:
+    """The events of one task (job name ``DAG.TASK``) of one type (``START``, ``COMPLETE``, ``FAIL``)."""
+    return [e for e in events if e["job"]["name"].endswith(f".{task_id}") and e["eventType"] == event_type]
+
+
+def assert_one_output_per_landed_file(event: dict[str, Any], folder: Path) -> None:
+    """``event`` has one output per CSV file in ``folder``: its name, its rows as rowCount, its header's columns."""
+    import csv
+
+    outputs = {(o["namespace"], o["name"]): o for o in event["outputs"]}
+    files = sorted(folder.iterdir())
+    assert set(outputs) == {("file", str(path)) for path in files}, sorted(outputs)
+    for path in files:
+        with path.open(newline="") as handle:
+            header, *rows = list(csv.reader(handle))
+        output = outputs[("file", str(path))]
+        assert output["outputFacets"]["outputStatistics"]["rowCount"] == len(rows), path.name
+        assert output["outputFacets"]["outputStatistics"]["size"] == path.stat().st_size, path.name
+        assert [f["name"] for f in output["facets"]["schema"]["fields"]] == header, path.name
+        assert output["facets"]["storage"] == {**output["facets"]["storage"], "storageLayer": "file", "fileFormat": "csv"}

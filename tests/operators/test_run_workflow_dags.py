@@ -12,8 +12,9 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
+from conftest import TEST_API_KEY, AirflowCli, lineage_events, openlineage_env, sixtyfour_connection_uri_json
 from dags.support import Canceller, dag_source, dags_test_watching, read_xcoms, task_states, wait_for
+from lineage.events import task_events, validate_event
 from packaging.version import Version
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
@@ -94,7 +95,8 @@ def test_failed_cancelled_timed_out_and_bad_input_all_fail(
     airflow_cli.add_dag("sixtyfour_run_failures.py", dag_source("sixtyfour_run_failures.py"))
 
     with Canceller("wf-cancel-me") as canceller:
-        proc = airflow_cli.dags_test("sixtyfour_run_failures", extra_env=conn_env(emulator))
+        env = {**conn_env(emulator), **openlineage_env(airflow_cli.home)}
+        proc = airflow_cli.dags_test("sixtyfour_run_failures", extra_env=env)
     out = proc.stdout
 
     db = airflow_cli.home / "airflow.db"
@@ -113,6 +115,21 @@ def test_failed_cancelled_timed_out_and_bad_input_all_fail(
     assert out.count("timed out: not finished within timeout=2 s") >= 2
     assert "starts with a webhook block: pass its rows as webhook_payload" in out
     assert_no_secret(airflow_cli, out)
+
+    # Lineage: a failed run's FAIL event carries Sixtyfour's reason and the run; a task that never
+    # started one says nothing of a run. This DAG has no doc, so the job's doc is the workflow's.
+    events = lineage_events(airflow_cli.home)
+    for event in events:
+        validate_event(event)
+    (failed,) = task_events(events, "failed", "FAIL")
+    facets = failed["run"]["facets"]
+    assert "Email finder quota exhausted for this organization" in facets["sixtyfourError"]["message"]
+    assert (facets["sixtyfour"]["job_id"], facets["sixtyfour"]["status"]) == (job_ids["failed"], "failed")
+    assert failed["job"]["facets"]["documentation"]["description"].startswith("Sixtyfour workflow ")
+    (cancelled,) = task_events(events, "cancelled", "FAIL")
+    assert cancelled["run"]["facets"]["sixtyfour"]["status"] in CANCELLED
+    (bad_input,) = task_events(events, "bad_input", "FAIL")
+    assert "sixtyfour" not in bad_input["run"]["facets"]
 
 
 def test_an_execution_timeout_cancels_its_run_first(
