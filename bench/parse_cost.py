@@ -54,6 +54,7 @@ HEAVY_ROOTS = (
     "pyarrow",
     "yarl",
     "multidict",
+    "openlineage",
 )
 """Client and data libraries a DAG file should not pay for at parse time (import them where they are used)."""
 
