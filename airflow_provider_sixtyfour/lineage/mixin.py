@@ -7,12 +7,15 @@ provider asks. Importing this module imports no ``openlineage`` code (DAG parsin
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts
 
 if TYPE_CHECKING:
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
+
+log = logging.getLogger(__name__)
 
 
 class SixtyfourLineageMixin:
@@ -56,8 +59,11 @@ class SixtyfourLineageMixin:
 
         facts = self.lineage_facts
         if facts.job_id:
-            with self._lineage_hook() as hook:
-                fill_from_api(facts, hook)
+            try:
+                with self._lineage_hook() as hook:
+                    fill_from_api(facts, hook)
+            except Exception as err:  # a missing connection leaves the API's facts out, not the event
+                log.warning("Lineage: could not reach Sixtyfour for run %s: %s", facts.job_id, err)
         conn_id = self._lineage_storage_conn_id()
         return operator_lineage(
             facts,

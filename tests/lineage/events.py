@@ -196,4 +196,8 @@ def assert_one_output_per_landed_file(event: dict[str, Any], folder: Path) -> No
         assert output["outputFacets"]["outputStatistics"]["rowCount"] == len(rows), path.name
         assert output["outputFacets"]["outputStatistics"]["size"] == path.stat().st_size, path.name
         assert [f["name"] for f in output["facets"]["schema"]["fields"]] == header, path.name
-        assert output["facets"]["storage"] == {**output["facets"]["storage"], "storageLayer": "file", "fileFormat": "csv"}
+        assert output["facets"]["storage"] == {
+            **output["facets"]["storage"],
+            "storageLayer": "file",
+            "fileFormat": "csv",
+        }

@@ -188,3 +188,15 @@ def test_the_operators_methods_fill_in_what_only_the_api_knows(
     validate_event(landed_event)
     assert landed_event["run"]["facets"][RUN_FACET_KEY]["workflow_id"] == "wf-demo-webhook"
     assert TEST_API_KEY not in json.dumps([start, done, landed_event])
+
+
+def test_without_a_reachable_api_the_event_still_names_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
+
+    op = SixtyfourRunWorkflowOperator(task_id="run", workflow_id="wf-x", sixtyfour_conn_id="no_such_connection")
+    op.lineage_facts.saw_run({"workflow_id": "wf-x", "status": "failed"}, job_id="job-7")
+    event = as_event(op.get_openlineage_facets_on_failure(None), "FAIL")
+    validate_event(event)
+    assert event["run"]["facets"][RUN_FACET_KEY]["job_id"] == "job-7"
+    assert "workflow_name" not in event["run"]["facets"][RUN_FACET_KEY]
+    assert "Lineage: could not" in caplog.text
