@@ -102,7 +102,8 @@ def test_nightly_enrichment_runs_end_to_end(
     facet = run["run"]["facets"]["sixtyfour"]
     assert (facet["job_id"], facet["workflow_id"], facet["status"]) == (job_id, "wf-demo-webhook", "completed")
     assert (facet["rows_in"], facet["rows_out"], facet["completed_blocks"]) == (25, 25, 3)
-    assert facet["run_url"].endswith(job_id) and facet["workflow_name"]
+    assert facet["run_url"].endswith(job_id)
+    assert facet["workflow_name"]
     assert landing["run"]["facets"]["sixtyfour"]["job_id"] == job_id
 
 
