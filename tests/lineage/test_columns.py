@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,10 @@ def test_read_columns_reads_only_the_head_of_a_big_file(tmp_path: Path) -> None:
 def test_read_columns_of_a_missing_file_is_none_and_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert read_columns((tmp_path / "gone.csv").as_uri(), "csv") is None
     assert "could not read the columns" in caplog.text
+
+
+def test_read_columns_of_an_s3_object_through_its_connection(moto_s3: Any) -> None:
+    client = moto_s3.client()
+    client.create_bucket(Bucket="landed")
+    client.put_object(Bucket="landed", Key="runs/block_02.csv", Body=b"company,domain,industry\nA,a.test,x\n")
+    assert read_columns("s3://landed/runs/block_02.csv", "csv", moto_s3.conn_id) == ["company", "domain", "industry"]
