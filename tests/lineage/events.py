@@ -100,7 +100,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in attr.fields(cls)}
     unknown = set(data) - set(fields)
-    assert not unknown, f"{where}: {cls.__name__} has no fields {sorted(unknown)}"
+    # The spec lets some objects carry more properties: their classes have with_additional_properties.
+    open_ended = callable(getattr(cls, "with_additional_properties", None))
+    assert open_ended or not unknown, f"{where}: {cls.__name__} has no fields {sorted(unknown)}"
     kwargs = {}
     for name, field in fields.items():
         if field.init and name in data:
@@ -109,7 +111,8 @@ def _build(cls: type, data: Any, where: str) -> Any:
             )
     missing = [f.name for f in fields.values() if f.init and f.default is attr.NOTHING and f.name not in data]
     assert not missing, f"{where}: {cls.__name__} needs {missing}"
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    return built.with_additional_properties(**{k: data[k] for k in unknown}) if unknown else built
 
 
 def _convert(hint: Any, value: Any, where: str, *, facets: bool = False) -> Any:
