@@ -245,7 +245,7 @@ class AirflowCluster:
         # A new session per service: its own process group, so a signal reaches its children too.
         service.popen = subprocess.Popen(
             service.argv,
-            env=self._env,
+            env=self.service_env(name),
             cwd=self.home,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -255,6 +255,10 @@ class AirflowCluster:
         )
         self._started_pids.add(service.popen.pid)
         self._services.append(service)
+
+    def service_env(self, name: str) -> dict[str, str]:
+        """The environment of the service ``name``: the cluster's (subclasses add per-service variables)."""
+        return self._env
 
     def airflow(
         self, *args: str, timeout: float = 120, extra_env: Mapping[str, str] | None = None
