@@ -6,6 +6,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/_wheel.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/_services.sh"
 cd "$ROOT"
 
 COMPAT_SERIES=(3.0 3.1 3.2)
@@ -33,12 +34,14 @@ export SIXTYFOUR_CLUSTER_PYTHON="$WHEEL_PY"
 workers="${PYTEST_WORKERS:-4}"
 
 echo "==> pytest on Airflow 3.3"
-"$PY33" -m pytest -n "$workers" -p no:cacheprovider "$@"
+ensure_redis  # the Celery broker of tests/distributed/
+# loadgroup: the distributed drills (one xdist_group) share one cluster on one worker; others load-balance.
+"$PY33" -m pytest -n "$workers" --dist loadgroup -p no:cacheprovider "$@"
 
 echo "==> pytest on Airflow 2.11"
-"$PY211" -m pytest -n "$workers" -p no:cacheprovider -m "not e2e" "$@"
+"$PY211" -m pytest -n "$workers" -p no:cacheprovider -m "not e2e and not distributed" "$@"
 
 for series in "${COMPAT_SERIES[@]}"; do
   echo "==> pytest on Airflow $series: the compatibility subset"
-  "$ROOT/.venv-test-$series/bin/python" -m pytest -n "$workers" -p no:cacheprovider -m "compat and not e2e" "$@"
+  "$ROOT/.venv-test-$series/bin/python" -m pytest -n "$workers" -p no:cacheprovider -m "compat and not e2e and not distributed" "$@"
 done
