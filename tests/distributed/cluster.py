@@ -86,7 +86,6 @@ class DistributedCluster(AirflowCluster):
 
     postgres: PostgresServer = field(init=False, default_factory=PostgresServer)
     redis: RedisServer = field(init=False, default_factory=RedisServer)
-    _argv: dict[str, list[str]] = field(init=False, default_factory=dict)
 
     def airflow_env(self) -> dict[str, str]:
         env = super().airflow_env()
@@ -118,7 +117,8 @@ class DistributedCluster(AirflowCluster):
         return {**self._env, NODE_ENV: name}
 
     def start(self) -> None:
-        """Start PostgreSQL and Redis, migrate, start every service, and wait until all of them are up."""
+        """Start PostgreSQL and Redis, then Airflow (see ``AirflowCluster.start``), and wait until both
+        triggerers have registered and both workers are ready."""
         if self._services:
             raise ClusterError("this cluster is already started")
         started = time.monotonic()
@@ -128,33 +128,19 @@ class DistributedCluster(AirflowCluster):
         site = self.home / "cluster-site"
         site.mkdir(parents=True, exist_ok=True)
         (site / "sixtyfour_cluster_node.py").write_text(_NODE_MODULE.replace("{env}", NODE_ENV))
-        self._started_at = _utcnow()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.dags_folder.mkdir(parents=True, exist_ok=True)
-        self.process_log_dir.mkdir(parents=True, exist_ok=True)
-        self._env = self.airflow_env()
-        migrate = self.airflow("db", "migrate", timeout=300)
-        if migrate.returncode != 0:
-            raise ClusterError(f"airflow db migrate exited {migrate.returncode}:\n{migrate.stdout[-6000:]}")
-        self.timings["migrate"] = time.monotonic() - started
-        port = str(self.api_port)
-        self._argv = {
-            "api-server": ["api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"],
-            "scheduler": ["scheduler", "--skip-serve-logs"],
-            "dag-processor": ["dag-processor"],
-            **{name: ["triggerer", "--skip-serve-logs"] for name in TRIGGERERS},
-            **{
-                name: ["celery", "worker", "--skip-serve-logs", "--celery-hostname", name, "--without-mingle"]
-                for name in WORKERS
-            },
-        }
-        for name in self._argv:
-            self._spawn(name, self._argv[name])
-        self.wait_healthy(self.startup_timeout)
+        super().start()
         self.wait_until("both triggerers registered", lambda: len(self.live_triggerers()) == 2, 120)
         for name in WORKERS:
             self.wait_worker_ready(name)
         self.timings["start"] = time.monotonic() - started
+
+    def service_commands(self) -> dict[str, list[str]]:
+        commands = super().service_commands()
+        triggerer = commands.pop("triggerer")
+        commands.update(dict.fromkeys(TRIGGERERS, triggerer))
+        for name in WORKERS:
+            commands[name] = ["celery", "worker", "--skip-serve-logs", "--celery-hostname", name, "--without-mingle"]
+        return commands
 
     def stop(self) -> None:
         """Stop every Airflow process (see ``AirflowCluster.stop``), then Redis and PostgreSQL."""
@@ -197,9 +183,16 @@ class DistributedCluster(AirflowCluster):
         """Start a service that ``kill_service`` stopped (same command, a fresh log)."""
         if any(s.name == name for s in self._services):
             raise ClusterError(f"airflow {name} is already running")
-        self._spawn(name, self._argv[name])
+        self._spawn(name, self.service_commands()[name])
         if name in WORKERS:
             self.wait_worker_ready(name)
+
+    def ensure_running(self, names: tuple[str, ...]) -> None:
+        """Start those of the services ``names`` that are not running (what a drill stopped)."""
+        running = set(self.service_pids())
+        for name in names:
+            if name not in running:
+                self.start_service(name)
 
     def wait_worker_ready(self, name: str, timeout: float = 180) -> None:
         """Wait until the Celery worker ``name`` logs that it is ready (its log since its last start)."""
@@ -319,9 +312,3 @@ class DistributedCluster(AirflowCluster):
         """Every service log and every file under ``logs/`` (task, trigger, DAG processor logs)."""
         files = sorted(self.process_log_dir.glob("*.log")) + sorted(self.task_log_dir.rglob("*"))
         return [*files, self.postgres.log_path, self.redis.log_path]
-
-
-def _utcnow() -> Any:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)

@@ -39,16 +39,13 @@ HANDOVER_DAG = "sixtyfour_dist_handover"
 @pytest.fixture(autouse=True)
 def both_triggerers(cluster: DistributedCluster) -> Iterator[None]:
     """Every drill starts and ends with both triggerers running."""
-    _restart_missing(cluster)
+    _ensure_both(cluster)
     yield
-    _restart_missing(cluster)
+    _ensure_both(cluster)
 
 
-def _restart_missing(cluster: DistributedCluster) -> None:
-    running = set(cluster.service_pids())
-    for name in TRIGGERERS:
-        if name not in running:
-            cluster.start_service(name)
+def _ensure_both(cluster: DistributedCluster) -> None:
+    cluster.ensure_running(TRIGGERERS)
     cluster.wait_until("both triggerers alive", lambda: set(cluster.live_triggerers().values()) >= set(TRIGGERERS))
 
 

@@ -29,16 +29,9 @@ pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
 @pytest.fixture(autouse=True)
 def both_workers(cluster: DistributedCluster) -> Iterator[None]:
     """Every drill starts and ends with both Celery workers running."""
-    _restart_missing(cluster)
+    cluster.ensure_running(WORKERS)
     yield
-    _restart_missing(cluster)
-
-
-def _restart_missing(cluster: DistributedCluster) -> None:
-    running = set(cluster.service_pids())
-    for name in WORKERS:
-        if name not in running:
-            cluster.start_service(name)
+    cluster.ensure_running(WORKERS)
 
 
 def test_d_sigkilled_worker_retry_reattaches_on_the_other_worker(

@@ -225,17 +225,20 @@ class AirflowCluster:
             raise ClusterError(f"airflow db migrate exited {migrate.returncode}:\n{migrate.stdout[-6000:]}")
         self.timings["migrate"] = time.monotonic() - started
 
+        for name, args in self.service_commands().items():
+            self._spawn(name, args)
+        self.wait_healthy(self.startup_timeout)
+        self.timings["start"] = time.monotonic() - started
+
+    def service_commands(self) -> dict[str, list[str]]:
+        """The ``airflow`` arguments of each service, by name, in start order (``SERVICES``)."""
         port = str(self.api_port)
-        commands: dict[str, list[str]] = {
+        return {
             "api-server": ["api-server", "--host", "127.0.0.1", "--port", port, "--workers", "1"],
             "scheduler": ["scheduler", "--skip-serve-logs"],
             "dag-processor": ["dag-processor"],
             "triggerer": ["triggerer", "--skip-serve-logs"],
         }
-        for name in SERVICES:
-            self._spawn(name, commands[name])
-        self.wait_healthy(self.startup_timeout)
-        self.timings["start"] = time.monotonic() - started
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log_path = self.process_log_dir / f"{name}.log"
