@@ -44,8 +44,10 @@ class LogLike(Protocol):
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
-#: Answers larger than this are parsed in a worker thread by :func:`adrive`, off the event loop.
-OFF_LOOP_PARSE_BYTES = 256 * 1024
+#: Answers larger than this are parsed in a worker thread by :func:`adrive`, off the event loop. Far
+#: above the poller's 500-run lists (about 0.3 MiB): handing those to a thread, where they compete for
+#: the GIL with thousands of triggers, slowed each polling cycle more than their parse blocks the loop.
+OFF_LOOP_PARSE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
