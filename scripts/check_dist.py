@@ -25,9 +25,11 @@ SCRIPT = ("console_scripts", "sixtyfour-emulator", f"{PACKAGE}.emulator.__main__
 
 
 def package_files() -> set[str]:
-    """The files the wheel must hold: the package's sources and its ``py.typed`` marker."""
+    """The files the wheel must hold: the package's sources, its data (JSON: the vendor's OpenAPI document,
+    the lineage facet's schema) and its ``py.typed`` marker."""
     base = ROOT / PACKAGE
-    files = {p for p in base.rglob("*.py") if "__pycache__" not in p.parts} | {base / "py.typed"}
+    sources = [*base.rglob("*.py"), *base.rglob("*.json")]
+    files = {p for p in sources if "__pycache__" not in p.parts} | {base / "py.typed"}
     return {p.relative_to(ROOT).as_posix() for p in files}
 
 
