@@ -17,7 +17,7 @@ build_dist() {
 # Usage: ensure_wheel_venv DIR WHEEL -> sets WHEEL_PY; the venv's provider is always this very wheel.
 ensure_wheel_venv() {
   local dir="$1" wheel="$2"
-  ensure_venv "$dir" 3.3 wheel "$wheel[demo]" apache-airflow-providers-celery psycopg2-binary
+  ensure_venv "$dir" 3.3 wheel "$wheel[demo]" apache-airflow-providers-celery psycopg2-binary asyncpg
   # The wheel's name does not change between builds of one version: replace the installed copy every time.
   "$dir/bin/uv" pip install --quiet --python "$dir/bin/python" --no-deps \
     --reinstall-package airflow-provider-sixtyfour "$wheel"

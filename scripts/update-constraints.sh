@@ -19,7 +19,7 @@ for line in "${LINES[@]}"; do
   IFS=: read -r series version cutoff <<<"$line"
   extra=()
   # The wheel venv (scripts/_wheel.sh) also runs the distributed Celery/PostgreSQL cluster tests.
-  [ "$series" = "3.3" ] && extra=(apache-airflow-providers-celery psycopg2-binary)
+  [ "$series" = "3.3" ] && extra=(apache-airflow-providers-celery "celery<5.7" psycopg2-binary asyncpg)
   # The requirements come on stdin so that the "# via" comments do not name a temporary file.
   printf '%s\n' "apache-airflow==$version" "${extra[@]}" |
     "$UV" pip compile --quiet --python-version 3.11 pyproject.toml - --extra dev --no-header \

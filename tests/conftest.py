@@ -274,6 +274,9 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
     server.start()
     moto = MotoS3(endpoint_url=f"http://127.0.0.1:{port}")
     monkeypatch.setenv(f"AIRFLOW_CONN_{moto.conn_id.upper()}", moto.connection_json())
+    # Airflow caches an object store per connection id in the process: one made for an earlier test's
+    # moto server (another port) would be reused for this one's.
+    _forget_object_stores()
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(var, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -281,6 +284,18 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoS3]:
         yield moto
     finally:
         server.stop()
+        _forget_object_stores()
+
+
+def _forget_object_stores() -> None:
+    """Empty Airflow's per-process cache of object stores (``airflow.sdk.io.store`` / ``airflow.io.store``)."""
+    import importlib
+
+    for module in ("airflow.sdk.io.store", "airflow.io.store"):
+        try:
+            importlib.import_module(module)._STORE_CACHE.clear()
+        except (ImportError, AttributeError):
+            continue
 
 
 # --------------------------------------------------------------------------------------------------

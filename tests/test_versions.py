@@ -44,7 +44,7 @@ def test_the_test_command_runs_every_line() -> None:
     script = (ROOT / "scripts" / "test.sh").read_text()
     (compat,) = re.findall(r"^COMPAT_SERIES=\((.*)\)$", script, flags=re.M)
     assert {"3.3", "2.11", *compat.split()} == {_series(p) for p in CONSTRAINTS}
-    assert '-m "compat and not e2e"' in script
+    assert '-m "compat and not e2e and not distributed"' in script
 
 
 def test_the_wheel_venv_has_what_the_distributed_cluster_runs() -> None:
