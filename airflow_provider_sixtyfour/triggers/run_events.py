@@ -118,10 +118,10 @@ class SixtyfourWorkflowRunEventTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield an event for each watched run that ends, for as long as the watcher lives."""
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourAsyncHook
+        from airflow_provider_sixtyfour.hooks.settings import aload_settings
 
         try:
-            settings = await SixtyfourAsyncHook(sixtyfour_conn_id=self.sixtyfour_conn_id).get_settings()
+            settings = await aload_settings(self.sixtyfour_conn_id)
             subscription = await subscribe_runs_list(self.sixtyfour_conn_id, self.workflow_ids, self.poll_interval)
         except Exception as err:  # no such connection, a connection without key, ...
             raise SixtyfourWatcherError(f"Cannot watch Sixtyfour workflows {list(self.workflow_ids)}: {err}") from None

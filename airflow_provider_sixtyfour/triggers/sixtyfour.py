@@ -18,6 +18,7 @@ from airflow_provider_sixtyfour.protocol.models import LiveStatus
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
 from airflow_provider_sixtyfour.triggers.poller import (
+    DEADLINE_REACHED,
     DeadlineReached,
     Failed,
     Finished,
@@ -155,7 +156,7 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
                         return self._timeout_event(last)
                     timer = self._arm_deadline(subscription)  # the loop's clock ran ahead of the wall clock
                 elif isinstance(update, Finished):
-                    return _finished_event(update.status)
+                    return _finished_event(update.live)
                 elif isinstance(update, Failed):
                     message = f"Could not watch Sixtyfour run {self.job_id}: {update.error}"
                     return _event("error", self.job_id, message, last)
@@ -181,7 +182,7 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         if self.deadline is None:
             return None
         delay = max(0.0, self.deadline - time.time())
-        return asyncio.get_running_loop().call_later(delay, subscription.put, DeadlineReached())
+        return asyncio.get_running_loop().call_later(delay, subscription.put, DEADLINE_REACHED)
 
     async def on_kill(self) -> None:
         """Cancel the remote run when a user kills the deferred task (Airflow 3.3+); bounded in time.

@@ -71,8 +71,7 @@ def test_a_told_wait_beyond_max_wait_fails_that_call_at_once_and_not_the_next(
     client_on,  # type: ignore[no-untyped-def]
 ) -> None:
     headers = {
-        name: str(int(time.time()) + 86_400) if value == RESET_IN_A_DAY else value
-        for name, value in headers.items()
+        name: str(int(time.time()) + 86_400) if value == RESET_IN_A_DAY else value for name, value in headers.items()
     }
     api = wire_server(answer(429, {"detail": "slow down"}, headers), answer(200, WORKFLOWS))
     client = client_on(kind, api.base_url)

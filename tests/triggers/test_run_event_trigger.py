@@ -14,7 +14,7 @@ from conftest import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS
-from airflow_provider_sixtyfour.triggers.poller import active_pollers
+from airflow_provider_sixtyfour.triggers.poller import loop_pollers
 from airflow_provider_sixtyfour.triggers.sixtyfour import (
     SixtyfourWorkflowRunEventTrigger,
     SixtyfourWorkflowRunTrigger,
@@ -158,7 +158,7 @@ async def test_n_runs_give_exactly_n_events_and_nothing_else_gives_one(
     # Announced in the order the runs ended.
     assert [e["completed_at"] for e in watch.events] == sorted(e["completed_at"] for e in watch.events)
     await watch.stop()
-    assert active_pollers() == []
+    assert loop_pollers().running() == []
 
 
 async def test_failed_and_cancelled_runs_fire_when_asked_for_with_the_reason(
@@ -244,7 +244,7 @@ async def test_watchers_and_deferred_tasks_of_one_connection_share_one_list_call
         for j in slow
     ]
     await more_list_calls(emulator, 2)
-    assert len(active_pollers()) == 1
+    assert len(loop_pollers().running()) == 1
 
     window_start, lists_before = time.monotonic(), emulator.request_count(LIST_RUNS)
     runs = [start_run(emulator, workflows[name]) for name in ("watched", "other", "failing")]

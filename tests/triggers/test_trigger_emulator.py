@@ -18,7 +18,7 @@ from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS
 from airflow_provider_sixtyfour.triggers.poller import (
     FALLBACK_CALLS_PER_CYCLE,
     PROGRESS_CALLS_PER_CYCLE,
-    active_pollers,
+    loop_pollers,
 )
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
@@ -176,7 +176,7 @@ async def test_rebuilt_trigger_carries_on_with_the_same_deadline(sixtyfour_conn:
     running.cancel()  # the triggerer stops: the trigger's task is cancelled
     with pytest.raises(asyncio.CancelledError):
         await running
-    assert active_pollers() == []
+    assert loop_pollers().running() == []
 
     classpath, kwargs = first.serialize()
     rebuilt = SixtyfourWorkflowRunTrigger(**json.loads(json.dumps(kwargs)))
@@ -254,11 +254,11 @@ async def test_fifty_triggers_share_one_poller_and_far_fewer_requests(
     triggers = [trigger_for(j, poll_interval=0.25) for j in job_ids]
     waiting = asyncio.gather(*(first_event(t, HANG_GUARD) for t in triggers))
     await asyncio.sleep(0.5)
-    pollers = active_pollers()
+    pollers = loop_pollers().running()
     payloads = await waiting
     assert [p["status"] for p in payloads] == ["success"] * 50
     assert len(pollers) == 1
-    assert active_pollers() == []
+    assert loop_pollers().running() == []
 
     lists = emulator.request_count(LIST_RUNS)
     lives = emulator.request_count(LIVE_STATUS)
@@ -279,7 +279,7 @@ async def test_each_connection_gets_its_own_poller(
         first_event(trigger_for(second, sixtyfour_conn_id="sixtyfour_other"), HANG_GUARD),
     )
     await asyncio.sleep(0.3)
-    assert sorted(p.key.conn_id for p in active_pollers()) == ["sixtyfour_default", "sixtyfour_other"]
+    assert sorted(p.key.conn_id for p in loop_pollers().running()) == ["sixtyfour_default", "sixtyfour_other"]
     assert [p["status"] for p in await waiting] == ["success", "success"]
 
 
@@ -292,7 +292,7 @@ def test_each_event_loop_gets_its_own_poller(sixtyfour_conn: str, fast_workflow:
     async def watch(ids: list[str]) -> tuple[list[str], int]:
         waiting = asyncio.gather(*(first_event(trigger_for(j), HANG_GUARD) for j in ids))
         await asyncio.sleep(0.3)
-        pollers = len(active_pollers())
+        pollers = len(loop_pollers().running())
         return [p["status"] for p in await waiting], pollers
 
     def in_own_loop(index: int, ids: list[str]) -> None:
