@@ -1,12 +1,11 @@
-"""The I/O-free parts of the trigger: progress lines, end messages, and what an active-run list proves."""
+"""The I/O-free parts of the trigger: progress lines and end messages (what a list proves: test_plan.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord
 from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end, describe_progress
-from airflow_provider_sixtyfour.triggers.plan import Listing, RunState
 
 JOB = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -61,25 +60,3 @@ def test_end_messages_carry_the_api_reason() -> None:
     assert "no reason" in describe_end(live("failed"))
     assert describe_end(live("canceled")) == f"Sixtyfour run {JOB} was cancelled"
     assert describe_end(live("completed")) == f"Sixtyfour run {JOB} completed"
-
-
-def test_a_short_list_proves_every_missing_run_has_left() -> None:
-    listing = Listing([record("a", T0)], limit=500)
-    assert listing.proves_absent(RunState("b"))
-
-
-def test_a_truncated_list_vouches_only_for_runs_queued_after_its_oldest_entry() -> None:
-    listing = Listing([record("a", T0 + timedelta(seconds=10)), record("b", T0)], limit=2)
-    newer = RunState("c", queued_at=T0 + timedelta(seconds=5))
-    older = RunState("d", queued_at=T0 - timedelta(seconds=5))
-    unknown = RunState("e")
-    assert listing.proves_absent(newer)
-    assert not listing.proves_absent(older)
-    assert not listing.proves_absent(unknown)
-
-
-def test_a_workflow_list_says_nothing_about_other_workflows() -> None:
-    listing = Listing([], limit=500, workflow_id="wf-a")
-    assert listing.proves_absent(RunState("x", workflow_id="wf-a"))
-    assert not listing.proves_absent(RunState("y", workflow_id="wf-b"))
-    assert not listing.proves_absent(RunState("z"))
