@@ -8,8 +8,8 @@ up) and, while its trigger waits, one future: lighter than an ``asyncio.Queue``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable
+from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord
 from airflow_provider_sixtyfour.triggers.plan import RunState
@@ -20,22 +20,28 @@ U = TypeVar("U", Update, ListUpdate)
 _EMPTY: Any = object()
 
 
+class Owner(Protocol):
+    """What a mailbox tells when its subscriber leaves (the poller): one reference, not a bound method."""
+
+    def remove(self, sub: Any) -> None: ...
+
+
 class Mailbox(Generic[U]):
     """Where the poller :meth:`put` s updates and a trigger :meth:`get` s them, in order.
 
     :param interval: the poll interval the subscriber asked for; the poller cycles at the shortest one.
-    :param on_close: called once with the mailbox when the subscriber :meth:`unsubscribe` s.
+    :param owner: its ``remove`` is called once with the mailbox when the subscriber :meth:`unsubscribe` s.
     """
 
-    __slots__ = ("_first", "_more", "_on_close", "_waiter", "closed", "interval")
+    __slots__ = ("_first", "_more", "_owner", "_waiter", "closed", "interval")
 
-    def __init__(self, interval: float, on_close: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, interval: float, owner: Owner | None = None) -> None:
         self.interval = interval
         self.closed = False
         self._first: Any = _EMPTY
         self._more: list[U] | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._on_close = on_close
+        self._owner = owner
 
     @property
     def pending(self) -> int:
@@ -76,9 +82,9 @@ class Mailbox(Generic[U]):
             return
         self.closed = True
         self._first, self._more = _EMPTY, None
-        on_close, self._on_close = self._on_close, None
-        if on_close is not None:
-            on_close(self)
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.remove(self)
 
 
 class Subscription(Mailbox[Update]):
@@ -86,13 +92,13 @@ class Subscription(Mailbox[Update]):
 
     :param job_id: the run watched.
     :param interval: the poll interval the trigger asked for; the poller cycles at the shortest one.
-    :param on_close: called once when the trigger unsubscribes (the poller forgets it).
+    :param owner: told once when the trigger unsubscribes (the poller, which forgets it).
     """
 
     __slots__ = ("job_id",)
 
-    def __init__(self, job_id: str, interval: float, on_close: Callable[[Any], None] | None = None) -> None:
-        super().__init__(interval, on_close)
+    def __init__(self, job_id: str, interval: float, owner: Owner | None = None) -> None:
+        super().__init__(interval, owner)
         self.job_id = job_id
 
 
@@ -101,15 +107,13 @@ class ListSubscription(Mailbox[ListUpdate]):
 
     :param workflow_ids: the workflows whose runs it gets.
     :param interval: the poll interval the watcher asked for; the poller cycles at the shortest one.
-    :param on_close: called once when the watcher unsubscribes (the poller forgets it).
+    :param owner: told once when the watcher unsubscribes (the poller, which forgets it).
     """
 
     __slots__ = ("workflow_ids",)
 
-    def __init__(
-        self, workflow_ids: Iterable[str], interval: float, on_close: Callable[[Any], None] | None = None
-    ) -> None:
-        super().__init__(interval, on_close)
+    def __init__(self, workflow_ids: Iterable[str], interval: float, owner: Owner | None = None) -> None:
+        super().__init__(interval, owner)
         self.workflow_ids = frozenset(workflow_ids)
 
 

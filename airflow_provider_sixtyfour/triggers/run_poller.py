@@ -79,7 +79,7 @@ class RunPoller:
         """Watch ``job_id``; starts the polling task on the first subscription."""
         if self._stopped:
             raise RuntimeError("this poller has stopped; get a fresh one from subscribe_run()")
-        sub = Subscription(job_id, interval, self.remove)
+        sub = Subscription(job_id, interval, self)
         self._subscriptions += 1
         self._count_interval(interval, 1)
         state = self._runs.get(job_id)
@@ -94,7 +94,7 @@ class RunPoller:
         """Get every cycle's run list, cut to ``workflow_ids``; starts the polling task if needed."""
         if self._stopped:
             raise RuntimeError("this poller has stopped; get a fresh one from subscribe_runs_list()")
-        sub = ListSubscription(workflow_ids, interval, self.remove)
+        sub = ListSubscription(workflow_ids, interval, self)
         self._listeners.add(sub)
         self._count_interval(interval, 1)
         self._start()

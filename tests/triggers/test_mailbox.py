@@ -42,7 +42,12 @@ async def test_get_waits_for_the_next_put() -> None:
 
 def test_unsubscribing_tells_the_poller_once_and_drops_what_is_pending() -> None:
     closed: list[object] = []
-    sub = ListSubscription(["wf-a", "wf-a", "wf-b"], 5.0, closed.append)
+
+    class Poller:
+        def remove(self, sub: object) -> None:
+            closed.append(sub)
+
+    sub = ListSubscription(["wf-a", "wf-a", "wf-b"], 5.0, Poller())
     assert sub.workflow_ids == frozenset({"wf-a", "wf-b"})
     sub.put(Failed(RuntimeError("x")))
     sub.unsubscribe()
