@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attr
 from airflow.providers.openlineage.extractors import OperatorLineage
 from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import (
@@ -72,11 +73,7 @@ def output_dataset(record: Mapping[str, Any], columns: ColumnReader | None = Non
     fields = columns(str(uri), str(fmt)) if columns is not None else None
     if fields:
         facets["schema"] = schema_dataset.SchemaDatasetFacet(
-            fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=field, ordinal_position=i)
-                for i, field in enumerate(fields, 1)
-            ],
-            producer=PRODUCER,
+            fields=[_schema_field(field, i) for i, field in enumerate(fields, 1)], producer=PRODUCER
         )
     output_facets: dict[str, Any] = {}
     rows, size = whole_count(record.get("row_count")), whole_count(record.get("bytes"))
@@ -121,6 +118,17 @@ def _name(uri: str) -> DatasetName | None:
     except ValueError as err:
         log.warning("Lineage: %s", err)
         return None
+
+
+def _schema_field(name: str, position: int) -> schema_dataset.SchemaDatasetFacetFields:
+    """A column, with its 1-based position where openlineage-python has that field (1.37, pinned with
+    Airflow 3.0, has not)."""
+    if _HAS_ORDINAL_POSITION:
+        return schema_dataset.SchemaDatasetFacetFields(name=name, ordinal_position=position)
+    return schema_dataset.SchemaDatasetFacetFields(name=name)
+
+
+_HAS_ORDINAL_POSITION = "ordinal_position" in attr.fields_dict(schema_dataset.SchemaDatasetFacetFields)
 
 
 def _storage(name: DatasetName, fmt: str) -> storage_dataset.StorageDatasetFacet:
