@@ -7,15 +7,10 @@ The operators inherit :class:`~airflow_provider_sixtyfour.lineage.mixin.Sixtyfou
 
 from __future__ import annotations
 
-from airflow_provider_sixtyfour import __version__
-
-#: Where this repository publishes the ``sixtyfour`` run facet's JSON schema.
-REPOSITORY_URL = "https://github.com/sixtyfour-ai/airflow-provider-sixtyfour"
+#: Where, in this repository (and in the installed package), the ``sixtyfour`` run facet's JSON schema is.
+#: Its published URL (the facet's ``_schemaURL``) and the facets' ``_producer`` come from the project's
+#: ``[project.urls]``: see :mod:`airflow_provider_sixtyfour.lineage.project_urls`.
 SCHEMA_PATH = "airflow_provider_sixtyfour/lineage/SixtyfourRunFacet.json"
-SCHEMA_URL = f"https://raw.githubusercontent.com/sixtyfour-ai/airflow-provider-sixtyfour/main/{SCHEMA_PATH}#/$defs/SixtyfourRunFacet"
-
-#: The ``_producer`` of the facets this provider builds.
-PRODUCER = f"{REPOSITORY_URL}/tree/{__version__}"
 
 #: The keys of our run facets in an event's ``run.facets``.
 RUN_FACET_KEY = "sixtyfour"

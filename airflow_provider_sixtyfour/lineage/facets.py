@@ -24,12 +24,16 @@ from openlineage.client.facet_v2 import (
     storage_dataset,
 )
 
-from airflow_provider_sixtyfour.lineage import ERROR_FACET_KEY, PRODUCER, RUN_FACET_KEY
+from airflow_provider_sixtyfour.lineage import ERROR_FACET_KEY, RUN_FACET_KEY
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts, whole_count
 from airflow_provider_sixtyfour.lineage.naming import DatasetName, dataset_name
+from airflow_provider_sixtyfour.lineage.project_urls import producer
 from airflow_provider_sixtyfour.lineage.run_facet import SixtyfourRunFacet
 
 log = logging.getLogger(__name__)
+
+#: The ``_producer`` of the facets this provider builds (the repository of ``[project.urls]``).
+PRODUCER = producer()
 
 #: ``ExternalQueryRunFacet.source`` of a Sixtyfour run.
 EXTERNAL_SOURCE = "sixtyfour"

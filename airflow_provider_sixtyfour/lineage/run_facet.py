@@ -1,7 +1,8 @@
 """The ``sixtyfour`` run facet: what Sixtyfour says about the run behind a task.
 
 Imported only while the OpenLineage provider builds an event (it needs ``openlineage-python``). Its
-JSON schema is ``SixtyfourRunFacet.json`` beside this module, which ``_schemaURL`` points to.
+JSON schema is ``SixtyfourRunFacet.json`` beside this module; ``_schemaURL`` points to its published copy
+(``project_urls.schema_url``, from ``[project.urls]``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import attr
 from openlineage.client.facet_v2 import RunFacet
 
-from airflow_provider_sixtyfour.lineage import SCHEMA_URL
+from airflow_provider_sixtyfour.lineage.project_urls import schema_url
 
 
 @attr.define
@@ -41,4 +42,4 @@ class SixtyfourRunFacet(RunFacet):
 
     @staticmethod
     def _get_schema() -> str:
-        return SCHEMA_URL
+        return schema_url()

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from conftest import TEST_API_KEY
 
-from airflow_provider_sixtyfour.lineage import ERROR_FACET_KEY, RUN_FACET_KEY, SCHEMA_PATH, SCHEMA_URL
+from airflow_provider_sixtyfour.lineage import ERROR_FACET_KEY, RUN_FACET_KEY, SCHEMA_PATH
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts
+from airflow_provider_sixtyfour.lineage.project_urls import schema_url
 
 from .events import ROOT, validate_event, validate_sixtyfour_facet
 
@@ -82,7 +83,7 @@ def test_outputs_inputs_and_run_facets_of_a_completed_run(tmp_path: Path) -> Non
     assert facets["externalQuery"]["externalQueryId"] == "job-1"
     assert facets["externalQuery"]["source"] == "sixtyfour"
     ours = facets[RUN_FACET_KEY]
-    assert ours["_schemaURL"] == SCHEMA_URL
+    assert ours["_schemaURL"] == schema_url()
     assert {k: v for k, v in ours.items() if not k.startswith("_")} == {
         "job_id": "job-1", "workflow_id": "wf-1", "workflow_name": "Leads", "status": "completed",
         "run_url": "https://app.sixtyfour.ai/workflows/runs/job-1", "rows_in": 2, "rows_out": 2, "credits_used": 3.0,
@@ -143,11 +144,46 @@ def test_the_validator_rejects_broken_events(tmp_path: Path) -> None:
             validate_event(bad)
 
 
-def test_the_published_schema_is_in_the_repository_where_the_schema_url_points() -> None:
-    schema = json.loads((ROOT / SCHEMA_PATH).read_text())
-    assert f"{schema['$id']}#/$defs/SixtyfourRunFacet" == SCHEMA_URL
-    assert schema["$id"].endswith("/" + SCHEMA_PATH)
-    validate_sixtyfour_facet({"_producer": "https://x.test", "_schemaURL": SCHEMA_URL, "job_id": "j"})
+def test_the_schema_url_names_the_schema_file_of_this_repository_via_project_urls(tmp_path: Path) -> None:
+    """``_schemaURL`` = [project.urls] Repository + the file's path; that file validates a facet we emit."""
+    from importlib import metadata
+    from urllib.parse import urlsplit
+
+    import tomllib
+
+    from airflow_provider_sixtyfour.lineage.facets import operator_lineage
+    from airflow_provider_sixtyfour.lineage.project_urls import DISTRIBUTION, SCHEMA_REF, producer
+
+    repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    # The installed metadata (what a wheel has) declares the same repository.
+    installed = dict(e.split(", ", 1) for e in metadata.metadata(DISTRIBUTION).get_all("Project-URL") or [])
+    assert installed.get("Repository") == repository
+    owner_name = urlsplit(repository).path  # /owner/name
+    url = schema_url()
+    prefix = f"https://raw.githubusercontent.com{owner_name}/{SCHEMA_REF}/"
+    assert url.startswith(prefix), url
+    path, fragment = url.removeprefix(prefix).split("#", 1)
+    assert path == SCHEMA_PATH
+    assert (ROOT / path).is_file()  # the file the URL names is in this repository, at that path
+    schema = json.loads((ROOT / path).read_text())
+    assert schema["$id"] == url.split("#")[0]
+    assert fragment == "/$defs/SixtyfourRunFacet"
+    assert "SixtyfourRunFacet" in schema["$defs"]
+    assert producer().startswith(repository + "/tree/")
+
+    # A real facet, as emitted, validates against that file (and a broken one does not).
+    facts = LineageFacts(job_id="job-9", workflow_id="wf", status="completed", rows_in=1, rows_out=1)
+    ours = as_event(operator_lineage(facts))["run"]["facets"][RUN_FACET_KEY]
+    assert ours["_schemaURL"] == url
+    validate_sixtyfour_facet(ours)
+    with pytest.raises(jsonschema_error()):
+        validate_sixtyfour_facet({**ours, "rows_out": -1})
+
+
+def jsonschema_error() -> type[Exception]:
+    import jsonschema
+
+    return jsonschema.ValidationError
 
 
 def test_the_operators_methods_fill_in_what_only_the_api_knows(
