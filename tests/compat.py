@@ -3,7 +3,8 @@
 3.3 and 2.11 run the whole suite; the other lines run what breaks first between Airflow versions:
 imports and provider info, the connection form, serialization of operators, sensor and trigger, both
 reattach paths, ``airflow dags test`` of every example DAG, landing in ``file://`` and ``s3://`` (moto),
-the masking of the key, the OpenLineage facets and events, and the secret audit's own checks (the audit itself watches all of them).
+the masking of the key, the OpenLineage facets and events, and the secret audit's own checks (the audit
+itself watches all of them).
 A test joins by a pattern here, in one place, so that the subset reads as a whole;
 ``tests/test_compat.py`` checks that each pattern still names a test.
 """
