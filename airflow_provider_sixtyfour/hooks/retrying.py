@@ -211,7 +211,8 @@ def call_steps(
     """The whole life of one API call, as steps for a transport to carry out.
 
     Retries 429, 5xx and transport failures per ``policy`` (``Retry-After`` honoured up to
-    ``max_wait``; 429s that name no wait spread over the rate-limit window), waits when the shared
+    ``max_wait``; 429s retried until ``rate_limit_budget`` seconds were spent waiting on them, not
+    counted against ``max_attempts``), waits when the shared
     ``gate`` says the rate limit is exhausted, rewinds an upload before sending it again, and returns
     the parsed record or raises the mapped :mod:`~airflow_provider_sixtyfour.protocol.errors`
     exception. A call is retried only when it is safe to send again (``call.retry_safe``, and an
@@ -226,6 +227,7 @@ def call_steps(
     resendable = call.retry_safe and (content is None or rewind_to is not None)
     retries_allowed = policy.max_attempts - 1
     waited_on_429 = 0.0
+    limited = 0  # 429 answers so far; under a time budget they do not count against max_attempts
     attempt = 0
     while True:
         attempt += 1
@@ -289,17 +291,25 @@ def call_steps(
         note = ""
         refused = None
         if outcome.status_code >= 400 and resendable:
+            by_time = outcome.status_code == 429 and policy.budgets_429s
+            limited += outcome.status_code == 429
+            counted = limited if by_time else attempt - (limited if policy.budgets_429s else 0)
             retry_delay = policy.delay_after_status(
-                attempt, outcome.status_code, outcome.headers, waited_on_429=waited_on_429
+                counted, outcome.status_code, outcome.headers, waited_on_429=waited_on_429
             )
             refused = None if retry_delay is None else limits.refusal(retry_delay)
             if retry_delay is not None and not refused:
+                of = (
+                    f"(rate limited; {waited_on_429:.0f} of {policy.rate_limit_budget:.0f} s waited on 429s so far)"
+                    if by_time
+                    else f"of {retries_allowed}"
+                )
                 log.warning(
-                    "Sixtyfour %s answered HTTP %d; retry %d of %d in %.2f s",
+                    "Sixtyfour %s answered HTTP %d; retry %d %s in %.2f s",
                     call.describe(),
                     outcome.status_code,
-                    attempt,
-                    retries_allowed,
+                    counted,
+                    of,
                     retry_delay,
                 )
                 if outcome.status_code == 429:
@@ -311,7 +321,11 @@ def call_steps(
             if refused:
                 note = f"Not retried: {refused}"
             else:
-                note = policy.wait_refusal(outcome.status_code, outcome.headers) or ""
+                note = (
+                    policy.wait_refusal(outcome.status_code, outcome.headers)
+                    or policy.rate_limit_spent(outcome.status_code, waited_on_429)
+                    or ""
+                )
             if attempt > 1:
                 log.warning("Sixtyfour %s: giving up after %d attempts", call.describe(), attempt)
         if outcome.truncated and 200 <= outcome.status_code < 300:

@@ -73,11 +73,11 @@ def _log_started(log: LogLike, started: RunStarted) -> None:
 
 
 def _test_connection_policy(settings: ConnectionSettings) -> RetryPolicy:
-    # A connection test answers in seconds: two tries, and no minute-long wait after a bare 429.
+    # A connection test answers in seconds: two tries, 429s counted among them (no minutes of 429 retries).
     return replace(
         settings.retry,
         max_attempts=min(settings.retry.max_attempts, TEST_CONNECTION_MAX_ATTEMPTS),
-        rate_limit_window=0.0,
+        rate_limit_budget=0.0,
     )
 
 

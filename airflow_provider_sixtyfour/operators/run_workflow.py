@@ -40,6 +40,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourError,
     SixtyfourInputError,
     SixtyfourNotFoundError,
+    fails_a_poll,
 )
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
 JOB_ID_XCOM_KEY = "job_id"
 WORKFLOW_ID_XCOM_KEY = "workflow_id"
 
-#: Status polls that may fail in a row (each after the hook's own retries) before the task fails.
+#: Status polls that may fail in a row (each after the hook's own retries) before the task fails; a
+#: rate-limited poll (429) is not a failure (see :func:`~airflow_provider_sixtyfour.protocol.errors.fails_a_poll`).
 MAX_CONSECUTIVE_POLL_FAILURES = 5
 
 
@@ -339,15 +341,18 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
                 if err.wait_refused and deadline is not None and not stop.is_set():
                     # The API asked for a wait that would pass the deadline: no answer can come in time.
                     self._fail_on_timeout(job_id, deadline, None if last is None else last.status.value, str(err))
-                failures += 1
-                if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
-                    raise
-                self.log.warning(
-                    "Status poll of Sixtyfour run %s failed (%s); %d more failures in a row are tolerated.",
-                    job_id,
-                    err,
-                    MAX_CONSECUTIVE_POLL_FAILURES - failures - 1,
-                )
+                if not fails_a_poll(err):
+                    self.log.warning("Status poll of Sixtyfour run %s rate limited (%s); polling later.", job_id, err)
+                else:
+                    failures += 1
+                    if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
+                        raise
+                    self.log.warning(
+                        "Status poll of Sixtyfour run %s failed (%s); %d more failures in a row are tolerated.",
+                        job_id,
+                        err,
+                        MAX_CONSECUTIVE_POLL_FAILURES - failures - 1,
+                    )
             else:
                 failures = 0
                 last = live

@@ -189,6 +189,15 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, TRANSIENT_ERRORS)
 
 
+def fails_a_poll(error: BaseException) -> bool:
+    """True when a status poll's error counts towards the failures in a row that end a wait.
+
+    A 429 never does: the API answered, the run goes on, and the key is only asked to slow down
+    (the hook has already waited on it for minutes); the wait polls again later, within its deadline.
+    """
+    return not isinstance(error, SixtyfourRateLimitError)
+
+
 #: API errors that sending the same request again cannot fix: a wrong parameter, a key the API
 #: refuses, an id it does not know. Tasks fail on these without Airflow's retries (see
 #: :func:`is_final`). 402 (credit) and 409 (conflict) are not among them: both can pass with time.

@@ -4,8 +4,14 @@ Retried: 429, 5xx and transport failures (connection refused or reset, timeouts)
 other 4xx. Waits grow exponentially with full jitter, and a ``Retry-After`` (seconds or HTTP date) or
 an exhausted ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` overrides the backoff. A told wait
 is trusted only within bounds: a non-finite or unreadable value is ignored, and one longer than
-``max_wait`` ends the call at once (and never holds up later calls). A 429 that names no wait is
-retried over at least a rate-limit window (the API's errors page advises waiting 60 s).
+``max_wait`` ends the call at once (and never holds up later calls).
+
+429s are budgeted by time, not by attempts: many clients on one key (a fan-out of tasks in several
+workers) can each be refused again and again while the window keeps answering short waits, and a
+small attempt count would fail their tasks on a limit that only asked them to slow down. A 429 is
+retried, with the told wait or a growing backoff, whichever is longer, until the call has waited
+``rate_limit_budget`` seconds on 429s (three of the API's one-minute windows; its errors page advises
+waiting 60 s) or the task's deadline stops it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ RETRYABLE_STATUS_CODES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
 #: The API's rate-limit window (500 requests a minute per key).
 RATE_LIMIT_WINDOW_SECONDS = 60.0
+
+#: How long one call keeps retrying 429s by default: three windows.
+RATE_LIMIT_BUDGET_SECONDS = 3 * RATE_LIMIT_WINDOW_SECONDS
 
 #: Numbers at or above this in ``X-RateLimit-Reset`` are epoch timestamps; smaller ones are seconds from now.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -96,21 +105,27 @@ def _told_header(headers: Mapping[str, str]) -> str:
 class RetryPolicy:
     """How many times, and how patiently, a request is retried.
 
-    :param max_attempts: total tries of one request, the first included (1 disables retries).
+    :param max_attempts: total tries of one request, the first included (1 disables retries, 429s'
+        too). 429s do not count against it while ``rate_limit_budget`` is positive.
     :param backoff_base: seconds before the first retry; doubles each retry (full jitter).
     :param backoff_max: the longest wait computed from backoff.
     :param max_wait: the longest wait honoured from ``Retry-After``/``X-RateLimit-Reset``; a longer
         demand ends the retries with the error instead of stalling the task.
-    :param rate_limit_window: after 429s that name no wait, the retries of one call are spread over
-        at least this many seconds (the API's window), so the window can pass before giving up.
-        0 backs off as for any other retryable answer.
+    :param rate_limit_budget: seconds of waiting after 429s one call may spend before it gives up;
+        429s are retried until then, whatever their number. 0 counts 429s against ``max_attempts``
+        like any other retryable answer (the connection test does, to answer in seconds).
     """
 
     max_attempts: int = 6
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     max_wait: float = 120.0
-    rate_limit_window: float = RATE_LIMIT_WINDOW_SECONDS
+    rate_limit_budget: float = RATE_LIMIT_BUDGET_SECONDS
+
+    @property
+    def budgets_429s(self) -> bool:
+        """True when 429s are retried by time (``rate_limit_budget``) rather than by attempts."""
+        return self.rate_limit_budget > 0 and self.max_attempts > 1
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter exponential backoff for the ``retry_number``-th retry (1-based)."""
@@ -127,26 +142,49 @@ class RetryPolicy:
     ) -> float | None:
         """Seconds to wait before trying again after an HTTP answer, or None to stop and raise.
 
-        :param waited_on_429: seconds this call already waited after 429s that named no wait.
+        :param attempt: for a 429 under a time budget, how many 429s this call has had (this one
+            included); otherwise how many of its attempts count against ``max_attempts``.
+        :param waited_on_429: seconds this call already waited after 429s.
         """
         if status_code not in RETRYABLE_STATUS_CODES and not 500 <= status_code <= 599:
             return None
+        if status_code == 429 and self.budgets_429s:
+            return self._delay_after_429(attempt, headers, now, waited_on_429)
         if attempt >= self.max_attempts:
             return None
         demanded = told_wait(status_code, headers, now)
         if demanded is not None:
             if demanded > self.max_wait:
                 return None
-            # A little jitter on top keeps many clients from waking in the same instant.
-            return demanded + random.uniform(0, min(1.0, self.backoff_base))
-        delay = self.backoff(attempt)
-        if status_code == 429 and self.rate_limit_window > 0:
-            # Share what is left of the window among the retries left, so the last one goes out only
-            # after the window has passed; jitter only lengthens the waits.
-            retries_left = self.max_attempts - attempt
-            share = max(0.0, self.rate_limit_window - waited_on_429) / retries_left
-            delay = max(delay, share * random.uniform(1.0, 1.1))
-        return delay
+            return demanded + self._jitter()
+        return self.backoff(attempt)
+
+    def _delay_after_429(
+        self, limited: int, headers: Mapping[str, str], now: float | None, waited_on_429: float
+    ) -> float | None:
+        if waited_on_429 >= self.rate_limit_budget:
+            return None
+        demanded = told_wait(429, headers, now)
+        if demanded is not None and demanded > self.max_wait:
+            return None
+        # The told wait is a floor: when every client of the key is told "1 s" again and again, a
+        # growing backoff spreads them out instead of sending them back into the window together.
+        delay = self.backoff(limited)
+        return delay if demanded is None else max(delay, demanded + self._jitter())
+
+    def _jitter(self) -> float:
+        # A little jitter on top of a told wait keeps many clients from waking in the same instant.
+        return random.uniform(0, min(1.0, self.backoff_base))
+
+    def rate_limit_spent(self, status_code: int, waited_on_429: float) -> str | None:
+        """Why a 429 is not retried although its wait was acceptable (the budget is spent); else None."""
+        if status_code != 429 or not self.budgets_429s or waited_on_429 < self.rate_limit_budget:
+            return None
+        return (
+            f"Still rate limited after waiting {waited_on_429:.0f} s on 429 answers (this provider waits up to "
+            f"{self.rate_limit_budget:.0f} s): not retried. Fewer concurrent tasks on this key, or a longer "
+            "poll_interval, keep under the limit"
+        )
 
     def wait_refusal(self, status_code: int, headers: Mapping[str, str], now: float | None = None) -> str | None:
         """Why a told wait is not honoured (it is longer than ``max_wait``), for the error; None when it is."""

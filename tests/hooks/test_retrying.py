@@ -7,6 +7,7 @@ The transports that drive it over real HTTP are tested against the emulator in `
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import re
@@ -345,3 +346,57 @@ def play_with(
         return done.value, steps
     except Exception as err:
         return err, steps
+
+
+# -- 429s are budgeted by time, not by attempts (the distributed drill's finding f) ----------------
+
+
+def retry_delays(steps: list[Send | Wait]) -> list[float]:
+    """The waits the loop chose after an answer (the gate's pauses before a send left out)."""
+    return [b.seconds for a, b in itertools.pairwise(steps) if isinstance(a, Send) and isinstance(b, Wait)]
+
+
+def test_429s_told_short_waits_are_retried_past_the_attempt_count_with_growing_waits() -> None:
+    # Twenty processes on one key: the window answers "1 s" again and again.
+    outcomes = [Answer(429, b'{"detail":"slow down"}', {"Retry-After": "1"})] * 12 + [Answer(200, WORKFLOWS)]
+    result, steps = play(endpoints.list_workflows(), outcomes, RetryPolicy(max_attempts=3))
+    assert [w.id for w in result] == ["wf-1"]
+    assert sends(steps) == 13
+    delays = retry_delays(steps)
+    assert all(d >= 1.0 for d in delays)  # the told wait is a floor...
+    assert max(delays) > 8.0  # ...and the backoff grows above it
+    assert max(delays) <= RetryPolicy().backoff_max + 1
+
+
+def test_429s_end_once_the_time_budget_is_spent() -> None:
+    policy = RetryPolicy(max_attempts=3, rate_limit_budget=20.0)
+    err, steps = play(endpoints.list_workflows(), [Answer(429, b'{"detail":"slow down"}')] * 100, policy)
+    assert isinstance(err, SixtyfourRateLimitError)
+    assert "Still rate limited after waiting" in str(err)
+    delays = retry_delays(steps)
+    assert sum(delays) >= 20.0
+    assert sum(delays[:-1]) < 20.0
+    assert sends(steps) == len(delays) + 1
+
+
+def test_429s_do_not_use_up_the_attempts_of_other_errors() -> None:
+    limited = [Answer(429, b"{}", {"Retry-After": "0"})] * 5
+    policy = RetryPolicy(max_attempts=3, backoff_base=0.01)
+    result, steps = play(
+        endpoints.list_workflows(), [*limited, Answer(500, b"{}"), Answer(500, b"{}"), Answer(200, WORKFLOWS)], policy
+    )
+    assert [w.id for w in result] == ["wf-1"]
+    err, steps = play(endpoints.list_workflows(), [*limited, *[Answer(500, b'{"detail":"down"}')] * 3], policy)
+    assert isinstance(err, SixtyfourServerError)
+    assert sends(steps) == 8
+
+
+@pytest.mark.parametrize(
+    ("policy", "tries"),
+    [(RetryPolicy(max_attempts=3, backoff_base=0.01, rate_limit_budget=0), 3), (RetryPolicy(max_attempts=1), 1)],
+    ids=["no-budget-counts-attempts", "retries-disabled"],
+)
+def test_without_a_time_budget_429s_count_as_attempts(policy: RetryPolicy, tries: int) -> None:
+    err, steps = play(endpoints.list_workflows(), [Answer(429, b"{}", {"Retry-After": "0"})] * 10, policy)
+    assert isinstance(err, SixtyfourRateLimitError)
+    assert sends(steps) == tries
