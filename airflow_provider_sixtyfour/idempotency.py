@@ -32,6 +32,13 @@ on the installed versions:
 
 A task cleared after success reattaches to the completed run like a retry does (as ``ResumableJobMixin``
 does); pass ``reattach=False`` to always start a new run.
+
+A task cleared (or marked) by a user **while deferred** is different on Airflow 3.3: the trigger's
+``on_kill`` cancels its run, but only on the triggerer's next loop, and the next try, queued at once, may
+read the run before that and see it running. So a deferring try marks its record (``deferred_by_try``,
+with ``cancel_on_kill``), resuming clears the mark, and a later try that finds it still set knows the
+earlier try was ended while its trigger waited: it cancels that run too (unless it completed, which is
+reused) and starts a new one with its own key (:func:`reuse_verdict`).
 """
 
 from __future__ import annotations
@@ -41,11 +48,15 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol
 
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourConflictError, SixtyfourNotFoundError
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourConflictError, SixtyfourError, SixtyfourNotFoundError
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunStarted
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.run_ledger import RunLedger, StartRecord
+
+__all__ = ["OwnedRun", "Reuse", "RunClaimer", "RunLedger", "StartRecord", "TaskInstanceIdentity", "reuse_verdict"]
 
 IDEMPOTENCY_KEY_PREFIX = "airflow-sixtyfour-"
 
@@ -54,6 +65,31 @@ IDEMPOTENCY_KEY_PREFIX = "airflow-sixtyfour-"
 REATTACH_STATUSES: frozenset[RunStatus] = frozenset(
     {RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.UNKNOWN}
 )
+
+
+class Reuse(Enum):
+    """What a retry does with the run an earlier try started."""
+
+    REATTACH = "reattach"
+    START_NEW = "start_new"
+    CANCEL_AND_START_NEW = "cancel_and_start_new"
+
+
+def reuse_verdict(status: RunStatus, has_ended: bool, abandoned: bool) -> Reuse:
+    """Decide about an earlier try's run from its live status; pure.
+
+    :param status: the run's status now.
+    :param has_ended: the live status says it ended (``completed_at`` set).
+    :param abandoned: the earlier try was ended by a user while deferred on it
+        (:meth:`StartRecord.abandoned_while_deferred`): its trigger's ``on_kill`` is cancelling the run,
+        so a run not yet completed is cancelled (again, in case ``on_kill`` did not land) and replaced;
+        a completed one is still reused, never paid twice.
+    """
+    if status not in REATTACH_STATUSES or (has_ended and not status.is_terminal):
+        return Reuse.START_NEW
+    if abandoned and status is not RunStatus.COMPLETED:
+        return Reuse.CANCEL_AND_START_NEW
+    return Reuse.REATTACH
 
 
 @dataclass(frozen=True)
@@ -101,81 +137,6 @@ class TaskInstanceIdentity:
         """``dag.task[map] run_id try N`` for log lines."""
         mapped = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return f"{self.dag_id}.{self.task_id}{mapped} run {self.run_id} try {self.try_number}"
-
-
-@dataclass(frozen=True)
-class StartRecord:
-    """What a try wrote down about the run it starts.
-
-    :param try_number: the try that starts the run.
-    :param idempotency_key: the key its start request is sent with.
-    :param job_id: the run's id, once the API answered the start.
-    :param workflow_id: the workflow, for the logs.
-    :param input_handle: the upload handle of the run's CSV, recorded after the upload and before the
-        start request that names it, so that replaying the key sends the same request.
-    """
-
-    try_number: int
-    idempotency_key: str
-    job_id: str | None = None
-    workflow_id: str | None = None
-    input_handle: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "try_number": self.try_number,
-            "idempotency_key": self.idempotency_key,
-            "job_id": self.job_id,
-            "workflow_id": self.workflow_id,
-            "input_handle": self.input_handle,
-        }
-
-    @classmethod
-    def from_json(cls, value: object) -> StartRecord | None:
-        """Read a stored record; None for anything that is not one (foreign or corrupt values)."""
-        if not isinstance(value, Mapping):
-            return None
-        key = value.get("idempotency_key")
-        try_number = value.get("try_number")
-        if not isinstance(key, str) or not key or isinstance(try_number, bool) or not isinstance(try_number, int):
-            return None
-        job_id = value.get("job_id")
-        workflow_id = value.get("workflow_id")
-        input_handle = value.get("input_handle")
-        return cls(
-            try_number=try_number,
-            idempotency_key=key,
-            job_id=job_id if isinstance(job_id, str) and job_id else None,
-            workflow_id=workflow_id if isinstance(workflow_id, str) else None,
-            input_handle=input_handle if isinstance(input_handle, str) and input_handle else None,
-        )
-
-
-class RunLedger:
-    """The task state store of Airflow 3.3+, holding one :class:`StartRecord` per task instance.
-
-    :param store: ``context["task_state_store"]``.
-    """
-
-    STORE_KEY = "sixtyfour_run"
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    @classmethod
-    def from_context(cls, context: Mapping[str, Any]) -> RunLedger | None:
-        """The ledger of this task instance, or None where Airflow has no task state store (< 3.3)."""
-        try:
-            store = context.get("task_state_store")
-        except Exception:
-            return None
-        return None if store is None else cls(store)
-
-    def read(self) -> StartRecord | None:
-        return StartRecord.from_json(self._store.get(self.STORE_KEY))
-
-    def write(self, record: StartRecord) -> None:
-        self._store.set(self.STORE_KEY, record.to_json())
 
 
 @dataclass(frozen=True)
@@ -288,7 +249,8 @@ class RunClaimer:
                 # The same upload, so the replay is the same request (a new upload would be a new one).
                 request.input_handle = record.input_handle
             return self._replay(record.try_number, record.idempotency_key, request)
-        return self._judge_job(record.try_number, record.job_id)
+        abandoned = record.abandoned_while_deferred(self.identity.try_number)
+        return self._judge_job(record.try_number, record.job_id, abandoned=abandoned)
 
     # -- Older Airflow: replay the earlier tries' keys -------------------------------------------
 
@@ -336,7 +298,7 @@ class RunClaimer:
 
     # -- Shared -----------------------------------------------------------------------------------
 
-    def _judge_job(self, try_number: int, job_id: str) -> OwnedRun | None:
+    def _judge_job(self, try_number: int, job_id: str, *, abandoned: bool = False) -> OwnedRun | None:
         try:
             live = self.hook.get_live_status(job_id)
         except SixtyfourNotFoundError:
@@ -347,7 +309,8 @@ class RunClaimer:
                 try_number,
             )
             return None
-        if live.status in REATTACH_STATUSES and (live.status.is_terminal or not live.has_ended):
+        verdict = reuse_verdict(live.status, live.has_ended, abandoned)
+        if verdict is Reuse.REATTACH:
             self.log.info(
                 "Try %d: reattaching to Sixtyfour run %s started by try %d (status %s); no new run is started.",
                 self.identity.try_number,
@@ -356,6 +319,17 @@ class RunClaimer:
                 live.status.value,
             )
             return OwnedRun(job_id, live.status, reattached=True, started_by_try=try_number, live=live)
+        if verdict is Reuse.CANCEL_AND_START_NEW:
+            self.log.warning(
+                "Try %d: Sixtyfour run %s (status %s) was left by an earlier try while deferred on it (the task "
+                "was cleared or marked by a user), so its trigger cancels it; cancelling it here too, and "
+                "starting a new run.",
+                self.identity.try_number,
+                job_id,
+                live.status.value,
+            )
+            self._cancel(job_id)
+            return None
         self.log.warning(
             "Try %d: Sixtyfour run %s started by try %d ended %s; it will not be reused.",
             self.identity.try_number,
@@ -364,6 +338,14 @@ class RunClaimer:
             live.reported_status,
         )
         return None
+
+    def _cancel(self, job_id: str) -> None:
+        try:
+            answer = self.hook.cancel_run(job_id)
+        except SixtyfourError as err:
+            self.log.warning("Could not cancel Sixtyfour run %s (%s): cancel it in the Sixtyfour app.", job_id, err)
+            return
+        self.log.info("Asked Sixtyfour to cancel run %s (it answered %s).", job_id, answer.status.value)
 
     def _start_new(self, request: StartRequest) -> OwnedRun:
         number = self.identity.try_number

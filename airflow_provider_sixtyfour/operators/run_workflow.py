@@ -78,7 +78,9 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
     ``timeout`` is cancelled and the task fails saying so. A retry never pays for a second run while the
     first can still be used: it reattaches to the run an earlier try started when that run is queued,
     running or completed, and starts a new one only when it failed or was cancelled (see
-    :mod:`airflow_provider_sixtyfour.idempotency`). Input is checked before any paid call.
+    :mod:`airflow_provider_sixtyfour.idempotency`). On Airflow 3.3, a try that a user cleared while it
+    was deferred (its trigger's ``on_kill`` cancels the run) is followed by a new run, never reattached
+    to the run being cancelled. Input is checked before any paid call.
 
     :param workflow_id: the workflow to run (templated).
     :param webhook_payload: rows for a workflow whose first block is ``webhook``: a dict, a list of
@@ -227,6 +229,9 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         if owned.live is not None and owned.live.has_ended:
             return self._finish_live(context, hook, owned.job_id, owned.live, request.workflow_id)
         if self.deferrable:
+            if claimer.ledger is not None and self.cancel_on_kill:
+                # A later try that finds this mark knows a user ended this one while it waited.
+                claimer.ledger.mark_deferred(owned.job_id, claimer.identity.try_number)
             self._defer(owned.job_id, deadline)
         live = self._wait(hook, owned.job_id, deadline)
         return self._finish_live(context, hook, owned.job_id, live, request.workflow_id)
@@ -379,6 +384,9 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         job_id = str(event.get("job_id") or "")
         message = str(event.get("message") or "")
         self._job_id = job_id
+        ledger = RunLedger.from_context(context) if self.reattach else None
+        if ledger is not None and job_id:
+            ledger.mark_resumed(job_id)
         run = event.get("run") if isinstance(event.get("run"), Mapping) else None
         self.lineage_facts.saw_run(run or {}, job_id=job_id)
         if status in ("success", "failed", "cancelled"):

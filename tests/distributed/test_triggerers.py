@@ -208,14 +208,6 @@ def _assert_not_disturbed(
     assert all(len(runs_by_job[index]) == 2 for index in moved), runs_by_job
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open finding e (README 'The distributed drill'): "
-        "the next try queued at once after a clear can read the run before "
-        "the triggerer's on_kill cancels it, reattach, then fail on the cancel; seen in 1 of 3 runs"
-    ),
-)
 def test_e_clearing_a_deferred_task_cancels_its_run_and_starts_a_new_one(
     cluster: DistributedCluster, cluster_emulator: EmulatorServer
 ) -> None:

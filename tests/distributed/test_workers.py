@@ -66,14 +66,6 @@ def test_d_sigkilled_worker_retry_reattaches_on_the_other_worker(
     assert cluster_emulator.cancel_requests(first_job) == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open finding f (README 'The distributed drill'): "
-        "20 processes on one key can lose all of a request's attempts to 429s when the window keeps "
-        "answering ~1 s waits; seen in 1 of 3 runs"
-    ),
-)
 def test_f_fanout_in_workers_shares_one_rate_limited_key(
     cluster: DistributedCluster, cluster_emulator: EmulatorServer, tmp_path: Path
 ) -> None:
