@@ -113,13 +113,20 @@ def test_422_with_details(client: HookClient, workflows: EmulatorServer) -> None
     assert workflows.request_count(LIST_RUNS) == 1
 
 
-def test_429_budget_exhausted(make_client, emulator: EmulatorServer) -> None:  # type: ignore[no-untyped-def]
+def test_429s_are_retried_past_max_retries(make_client, emulator: EmulatorServer) -> None:  # type: ignore[no-untyped-def]
+    """429s are budgeted by time, so four of them do not use up two retries."""
+    emulator.add_fault(FaultRule(route=LIST_WORKFLOWS, kind="status", status=429, retry_after=0, count=4))
+    assert make_client("sync", max_retries=2)("list_workflows")
+    assert emulator.request_count(LIST_WORKFLOWS) == 5
+
+
+def test_429_without_retries(make_client, emulator: EmulatorServer) -> None:  # type: ignore[no-untyped-def]
     emulator.add_fault(FaultRule(route=LIST_WORKFLOWS, kind="status", status=429, retry_after=0))
-    err = raised(lambda: make_client("sync", max_retries=2)("list_workflows"))
+    err = raised(lambda: make_client("sync", max_retries=0)("list_workflows"))
     assert isinstance(err, SixtyfourRateLimitError)
     assert "GET /workflows failed with HTTP 429: Too Many Requests: Rate limit exceeded" in str(err)
     assert err.retry_after == 0.0
-    assert emulator.request_count(LIST_WORKFLOWS) == 3
+    assert emulator.request_count(LIST_WORKFLOWS) == 1
 
 
 @pytest.mark.parametrize("status", [500, 503])

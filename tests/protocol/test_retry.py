@@ -27,7 +27,7 @@ def test_client_errors_are_never_retried(status: int) -> None:
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504, 507])
 def test_throttling_and_server_errors_are_retried(status: int) -> None:
-    delay = RetryPolicy(backoff_base=1.0, rate_limit_window=0).delay_after_status(1, status, {})
+    delay = RetryPolicy(backoff_base=1.0, rate_limit_budget=0).delay_after_status(1, status, {})
     assert delay is not None
     assert 0.5 <= delay <= 1.0
 
@@ -110,7 +110,7 @@ def test_429_without_retry_after_uses_rate_limit_reset() -> None:
 
 
 def test_429_without_any_header_backs_off() -> None:
-    delay = RetryPolicy(backoff_base=2.0, rate_limit_window=0).delay_after_status(1, 429, {})
+    delay = RetryPolicy(backoff_base=2.0, rate_limit_budget=0).delay_after_status(1, 429, {})
     assert delay is not None
     assert 1.0 <= delay <= 2.0
 
@@ -191,15 +191,13 @@ def test_the_gate_keeps_no_wait_beyond_max_wait() -> None:
     assert gate.delay(now=0.0) == 100.0
 
 
-def test_bare_429s_share_the_rate_limit_window_among_the_retries() -> None:
-    policy = RetryPolicy(max_attempts=6, backoff_base=0.01, rate_limit_window=60)
-    first = policy.delay_after_status(1, 429, {}, waited_on_429=0.0)
-    assert first is not None
-    assert 12.0 <= first <= 13.2  # 60 s over 5 retries, jitter only upwards
-    last = policy.delay_after_status(5, 429, {}, waited_on_429=55.0)
-    assert last is not None
-    assert 5.0 <= last <= 5.5  # whatever is left of the window
-    assert (policy.delay_after_status(5, 429, {}, waited_on_429=70.0) or 1) <= 0.16  # window passed: backoff
-    # Other statuses, and 429s that name a wait, are untouched by the window.
-    assert (policy.delay_after_status(1, 503, {}) or 0) <= 0.01
+def test_429s_are_retried_by_time_not_by_attempts() -> None:
+    policy = RetryPolicy(max_attempts=3, backoff_base=0.01, rate_limit_budget=60)
+    # Far past max_attempts, 429s are still retried while the budget lasts...
+    assert policy.delay_after_status(10, 429, {}, waited_on_429=59.0) is not None
+    assert policy.delay_after_status(10, 429, {}, waited_on_429=60.0) is None  # ...and not once it is spent
+    assert policy.rate_limit_spent(429, 60.0) is not None
+    assert policy.rate_limit_spent(429, 59.0) is None
+    # A told wait is a floor under the growing backoff; other statuses still count attempts.
     assert 2.0 <= (policy.delay_after_status(1, 429, {"Retry-After": "2"}) or 0) <= 2.02
+    assert policy.delay_after_status(3, 503, {}) is None
