@@ -127,6 +127,15 @@ class AirflowCli:
             raise AssertionError(f"airflow {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-6000:]}")
         return proc
 
+    @staticmethod
+    def json_output(stdout: str) -> Any:
+        """The JSON document an ``airflow ... -o json`` command printed on its last ``[`` line.
+
+        Log lines may come before it, and some of them start with ``[`` too (``[info     ] ...`` on 3.1).
+        """
+        (line,) = [line for line in stdout.splitlines() if line.startswith("[")][-1:]
+        return json.loads(line)
+
     def add_dag(self, name: str, source: str) -> Path:
         """Write a DAG file (dedented source) into this test's DAGs folder."""
         path = self.dags_folder / name

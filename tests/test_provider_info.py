@@ -100,13 +100,13 @@ def test_connection_form_widgets_come_from_the_extra_fields() -> None:
 
 def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli: Any) -> None:
     providers = airflow_cli.run("providers", "list", "-o", "json", check=True)
-    listed = json.loads(providers.stdout[providers.stdout.index("[") :])
+    listed = airflow_cli.json_output(providers.stdout)
     ours = [p for p in listed if p["package_name"] == "airflow-provider-sixtyfour"]
     assert ours, providers.stdout[-2000:]
     assert ours[0]["version"] == __version__
 
     hooks = airflow_cli.run("providers", "hooks", "-o", "json", check=True)
-    hook_rows = json.loads(hooks.stdout[hooks.stdout.index("[") :])
+    hook_rows = airflow_cli.json_output(hooks.stdout)
     (row,) = [h for h in hook_rows if h.get("connection_type") == "sixtyfour"]
     assert row["class"] == HOOK_PATH
     assert row["package_name"] == "airflow-provider-sixtyfour"

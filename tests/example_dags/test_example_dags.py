@@ -47,12 +47,6 @@ def examples(airflow_cli: AirflowCli, emulator: Any, tmp_path: Path) -> dict[str
     return env
 
 
-def _json_output(stdout: str) -> Any:
-    """The JSON document an ``airflow ... -o json`` command printed (log lines may come before it)."""
-    (line,) = [line for line in stdout.splitlines() if line.startswith("[")][-1:]
-    return json.loads(line)
-
-
 def _no_secrets(airflow_cli: AirflowCli, output: str) -> None:
     for text in (output, airflow_cli.all_logs()):
         assert TEST_API_KEY not in text
@@ -61,9 +55,9 @@ def _no_secrets(airflow_cli: AirflowCli, output: str) -> None:
 
 def test_every_example_dag_parses_without_import_errors(airflow_cli: AirflowCli, examples: dict[str, str]) -> None:
     errors = airflow_cli.run("dags", "list-import-errors", "-o", "json", extra_env=examples, check=True)
-    assert _json_output(errors.stdout) == []
+    assert airflow_cli.json_output(errors.stdout) == []
     listed = airflow_cli.run("dags", "list", "-o", "json", extra_env=examples, check=True)
-    dag_ids = {dag["dag_id"] for dag in _json_output(listed.stdout)}
+    dag_ids = {dag["dag_id"] for dag in airflow_cli.json_output(listed.stdout)}
     assert dag_ids == {path.stem for path in EXAMPLES}
 
 
