@@ -167,3 +167,15 @@ class Canceller:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+def operator_thread_setup() -> None:
+    """Let operators run in a thread of a pool: Airflow 2's ``ExecutorSafeguard`` keeps per-thread
+    state that only the main thread starts with (pass this as the pool's ``initializer``)."""
+    try:
+        from airflow.models.baseoperator import ExecutorSafeguard
+    except ImportError:
+        return
+    sentinel = getattr(ExecutorSafeguard, "_sentinel", None)
+    if sentinel is not None and not hasattr(sentinel, "callers"):
+        sentinel.callers = {}

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 from conftest import sixtyfour_connection_uri_json
-from dags.support import ROWS, FakeTaskInstance, task_context, wait_for
+from dags.support import ROWS, FakeTaskInstance, operator_thread_setup, task_context, wait_for
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.operators.run_workflow import MAX_CONSECUTIVE_POLL_FAILURES
@@ -116,7 +116,7 @@ def test_concurrent_tasks_sharing_one_rate_limited_key_all_complete(
         return op.execute(task_context(FakeTaskInstance(map_index=index)))
 
     try:
-        with ThreadPoolExecutor(max_workers=count) as pool:
+        with ThreadPoolExecutor(max_workers=count, initializer=operator_thread_setup) as pool:
             summaries = list(pool.map(one_task, range(count)))
     finally:
         emulator.set_rate_limit(None)

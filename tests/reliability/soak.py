@@ -49,7 +49,7 @@ if __name__ == "__main__":  # run as a script: make tests/ importable, like pyte
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conftest import sha256_of
-from dags.support import FakeTaskInstance, FakeTaskStateStore, task_context
+from dags.support import FakeTaskInstance, FakeTaskStateStore, operator_thread_setup, task_context
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.emulator.faults import STORAGE_ROUTE
@@ -275,24 +275,13 @@ class TaskSpec:
     store: FakeTaskStateStore | None
 
 
-def _worker_thread_setup() -> None:
-    """Airflow 2's operator safeguard keeps per-thread state that only its main thread starts with."""
-    try:
-        from airflow.models.baseoperator import ExecutorSafeguard
-    except ImportError:
-        return
-    sentinel = getattr(ExecutorSafeguard, "_sentinel", None)
-    if sentinel is not None and not hasattr(sentinel, "callers"):
-        sentinel.callers = {}
-
-
 class Engine:
     """Plays Airflow's scheduler, workers and triggerer for the soak's tasks."""
 
     def __init__(self, config: SoakConfig) -> None:
         self.config = config
         self.pool = concurrent.futures.ThreadPoolExecutor(
-            config.worker_slots, thread_name_prefix="soak-worker", initializer=_worker_thread_setup
+            config.worker_slots, thread_name_prefix="soak-worker", initializer=operator_thread_setup
         )
         self.triggerer = Triggerer()
         self.retries: Counter[str] = Counter()
