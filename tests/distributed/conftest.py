@@ -4,7 +4,7 @@ The cluster's Airflow processes run from ``$SIXTYFOUR_CLUSTER_PYTHON`` (``script
 a venv holding the built wheel, the Celery provider and psycopg2); without it the drills skip. The
 cluster is started once for the whole folder (it costs a minute or two) and stopped, every process of
 it, after the last drill, also when one failed. The drills run one after another on one pytest worker
-(``xdist_group``; ``scripts/test.sh`` runs pytest with ``--dist loadgroup``).
+(``xdist_group``, for runs with ``-n``; ``scripts/test.sh`` runs them in a pytest process of their own).
 """
 
 from __future__ import annotations
