@@ -392,6 +392,13 @@ class AirflowCluster:
 
     def _api_ok(self, method: str, path: str, body: object = None) -> Any:
         answer = self.api(method, path, body)
+        # SQLite lets one writer at a time: on a loaded machine a write can wait out the lock timeout and
+        # the API server answers 500 "Database error" after rolling the write back, so try again.
+        for _ in range(3):
+            if answer.status != 500 or "Database error" not in str(answer.body):
+                break
+            time.sleep(1.0)
+            answer = self.api(method, path, body)
         if answer.status >= 400:
             raise ClusterError(f"{method} /api/v2{path} answered {answer.status}: {answer.body}")
         return answer.body
