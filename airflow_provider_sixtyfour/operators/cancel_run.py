@@ -68,7 +68,8 @@ class SixtyfourCancelRunOperator(BaseOperator):
     :param job_id: the run to cancel (templated), e.g. ``"{{ ti.xcom_pull(task_ids='enrich', key='job_id') }}"``.
     :param wait_for_termination: wait until the run is cancelled (or otherwise finished).
     :param timeout: the longest wait, in seconds or as a ``timedelta``; past it the task fails saying the
-        run is still active.
+        run is still active. With ``wait_for_termination``, it bounds the whole task: no retry or
+        rate-limit wait of the API calls goes past it.
     :param poll_interval: seconds between status checks while waiting.
     :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API.
     """
@@ -107,6 +108,9 @@ class SixtyfourCancelRunOperator(BaseOperator):
         self._stop = threading.Event()
         job_id = str(self.job_id or "").strip()
         hook = SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
+        # on_kill (and, when waiting, the timeout) ends the hook's retry and rate-limit waits too.
+        deadline = deadline_from(self._timeout_seconds) if self.wait_for_termination else None
+        hook.bound_waits(self._stop, deadline)
         try:
             live = hook.get_live_status(job_id)
         except SixtyfourInputError as err:
@@ -123,11 +127,10 @@ class SixtyfourCancelRunOperator(BaseOperator):
         )
         if not self.wait_for_termination:
             return result.status.value
-        return self._wait_until_terminal(hook, job_id)
+        return self._wait_until_terminal(hook, job_id, deadline)
 
-    def _wait_until_terminal(self, hook: Any, job_id: str) -> str:
+    def _wait_until_terminal(self, hook: Any, job_id: str, deadline: float | None) -> str:
         stop = self._stop or threading.Event()
-        deadline = deadline_from(self._timeout_seconds)
         while True:
             live = hook.get_live_status(job_id)
             if live.has_ended:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
+    AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     BaseSensorOperator,
@@ -71,6 +73,8 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         self.job_id = job_id
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self.deferrable = deferrable
+        # Created in execute: operators are deep-copied before they run, and an Event cannot be.
+        self._stop: threading.Event | None = None
 
     @cached_property
     def hook(self) -> SixtyfourHook:
@@ -98,6 +102,9 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
             self._check_job_id()
             deferral = self._trigger() if self.deferrable else None
         if deferral is None:
+            # No retry or rate-limit wait of the hook outlasts the sensor's timeout or on_kill.
+            self._stop = threading.Event()
+            self.hook.bound_waits(self._stop, deadline_from(timeout_seconds(self.timeout)))
             return super().execute(context)  # poke raises final errors itself, so that soft_fail applies
         trigger, timeout = deferral
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout + DEFER_TIMEOUT_GRACE)
@@ -122,6 +129,8 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         try:
             run = self.hook.get_live_status(self.job_id)
         except SixtyfourError as err:
+            if self._stop is not None and self._stop.is_set():
+                raise AirflowException(f"Stopped waiting for Sixtyfour run {self.job_id}: the task was killed") from err
             if is_transient(err):
                 self.log.warning("Could not read Sixtyfour run %s this time (%s); trying again", self.job_id, err)
                 return False
@@ -137,6 +146,11 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         if line:
             self.log.info("%s", line)
         return False
+
+    def on_kill(self) -> None:
+        """End the hook's current wait (a retry or a rate limit's) so that the task stops at once."""
+        if self._stop is not None:
+            self._stop.set()
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger's event: the run summary on success, else the matching failure."""

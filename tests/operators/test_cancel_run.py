@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
-from dags.support import ROWS, FakeTaskInstance, task_context
+from dags.support import ROWS, FakeTaskInstance, task_context, wait_for
 
-from airflow_provider_sixtyfour.emulator import EmulatorServer
+from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourCancelRunOperator
-from airflow_provider_sixtyfour.protocol.endpoints import CANCEL_RUN
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourNotFoundError
+from airflow_provider_sixtyfour.protocol.endpoints import CANCEL_RUN, LIVE_STATUS
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourNotFoundError
 
 SLOW = "wf-demo-slow"
 FAST = "wf-demo-webhook"
@@ -93,3 +94,44 @@ def test_job_id_is_templated_and_timeout_is_checked_at_parse_time() -> None:
     assert SixtyfourCancelRunOperator.template_fields == ("job_id",)
     with pytest.raises(ValueError, match="timeout"):
         SixtyfourCancelRunOperator(task_id="c", job_id="x", timeout=0)
+
+
+# -- the hook's own waits end with the timeout and on_kill (issue 11 item 2) ------------------------
+
+HANG_GUARD = 60.0
+
+
+@pytest.fixture
+def throttled_status(emulator: EmulatorServer, sixtyfour_conn: str) -> EmulatorServer:
+    """Every status read is refused with 429 and a Retry-After of 100 s (within max_wait, so honoured)."""
+    emulator.add_fault(FaultRule(route=LIVE_STATUS, kind="status", status=429, retry_after=100))
+    return emulator
+
+
+@pytest.mark.timeout(HANG_GUARD)
+def test_the_timeout_ends_a_told_wait(throttled_status: EmulatorServer) -> None:
+    job_id = start(SLOW)
+    op = SixtyfourCancelRunOperator(task_id="cancel", job_id=job_id, poll_interval=0.1, timeout=3)
+    began = time.monotonic()
+    with pytest.raises(SixtyfourError, match="would pass the task's deadline"):
+        op.execute(task_context(FakeTaskInstance(task_id="cancel")))
+    assert time.monotonic() - began < 30  # the 100 s wait was never sat out
+    assert throttled_status.request_count(LIVE_STATUS) == 1
+
+
+@pytest.mark.timeout(HANG_GUARD)
+def test_on_kill_ends_a_told_wait(throttled_status: EmulatorServer) -> None:
+    job_id = start(SLOW)
+    op = SixtyfourCancelRunOperator(task_id="cancel", job_id=job_id, poll_interval=0.1)
+
+    def kill_while_waiting() -> None:  # as Airflow would, from another thread
+        wait_for(lambda: throttled_status.request_count(LIVE_STATUS) >= 1, HANG_GUARD)
+        time.sleep(0.2)
+        op.on_kill()
+
+    killer = threading.Thread(target=kill_while_waiting, daemon=True)
+    killer.start()
+    with pytest.raises(SixtyfourError, match="the task is being stopped"):
+        op.execute(task_context(FakeTaskInstance(task_id="cancel")))
+    killer.join(HANG_GUARD)
+    assert throttled_status.request_count(LIVE_STATUS) == 1

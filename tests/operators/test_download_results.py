@@ -19,6 +19,7 @@ from airflow_provider_sixtyfour.operators.download_results import (
     SixtyfourDownloadResultsOperator,
 )
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourDownloadResultsOperator as ReExported
+from airflow_provider_sixtyfour.protocol.endpoints import DOWNLOAD_LINKS
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourInputError
 from airflow_provider_sixtyfour.transfers import DownloadOptions, SixtyfourResultsNotReadyError
 
@@ -214,6 +215,34 @@ def test_on_kill_stops_downloads_and_leaves_nothing(emulator: Any, hook: Any, tm
             op.execute(context={})  # type: ignore[arg-type]
     finally:
         killer.join(30)
+    assert list(tmp_path.rglob("*")) == []
+
+
+@pytest.mark.timeout(60)
+def test_on_kill_ends_a_told_wait_of_the_api(emulator: Any, hook: Any, tmp_path: Path) -> None:
+    """The links request answered 429 with Retry-After: 100 (within max_wait, so honoured): on_kill
+    ends the hook's wait at once instead of after 100 s (issue 11 item 2)."""
+    job_id = _finished_run(emulator, hook)
+    emulator.add_fault(FaultRule(route=DOWNLOAD_LINKS, kind="status", status=429, retry_after=100))
+    op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
+
+    def kill_while_waiting() -> None:
+        deadline = time.monotonic() + 30
+        while emulator.request_count(DOWNLOAD_LINKS) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        op.on_kill()
+
+    killer = threading.Thread(target=kill_while_waiting)
+    killer.start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(SixtyfourError, match="the task is being stopped"):
+            op.execute(context={})  # type: ignore[arg-type]
+    finally:
+        killer.join(30)
+    assert time.monotonic() - began < 30
+    assert emulator.request_count(DOWNLOAD_LINKS) == 1
     assert list(tmp_path.rglob("*")) == []
 
 

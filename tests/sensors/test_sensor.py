@@ -5,18 +5,21 @@ The same sensor through real Airflow (``airflow dags test``) is in ``test_sensor
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import (
+    AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
     PokeReturnValue,
     TaskDeferred,
 )
+from dags.support import FakeTaskInstance, task_context, wait_for
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
@@ -146,3 +149,42 @@ def test_soft_fail_skips_on_resumed_timeouts_and_failures(status: str) -> None:
     watch = sensor("3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31", soft_fail=True)
     with pytest.raises(AirflowSkipException):
         watch.resume_execution("execute_complete", {"event": event(status)}, {})  # type: ignore[arg-type]
+
+
+# -- the hook's own waits end with the sensor's timeout and on_kill (issue 11 item 2) ---------------
+
+HANG_GUARD = 60.0
+
+
+@pytest.mark.timeout(HANG_GUARD)
+def test_the_sensor_timeout_ends_a_told_wait(sixtyfour_conn: str, emulator: EmulatorServer) -> None:
+    """A poll answered 429 with Retry-After: 100 (within max_wait, so honoured) must not hold a sensor
+    with a 3 s timeout for 100 s: the wait is refused, the poke is a 'not yet', and the timeout fires."""
+    job_id = start_run("wf-demo-slow")
+    emulator.add_fault(FaultRule(route=LIVE_STATUS, kind="status", status=429, retry_after=100))
+    began = time.monotonic()
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(job_id, timeout=3, poke_interval=0.2).execute(task_context(FakeTaskInstance(task_id="watch")))
+    assert time.monotonic() - began < 30
+    # Poked again and again, each poke a quick 'not yet': the hook's rate-limit gate remembers the told
+    # wait, so no request reached the API before it had passed.
+    assert emulator.request_count(LIVE_STATUS) == 1
+
+
+@pytest.mark.timeout(HANG_GUARD)
+def test_on_kill_ends_a_told_wait(sixtyfour_conn: str, emulator: EmulatorServer) -> None:
+    job_id = start_run("wf-demo-slow")
+    emulator.add_fault(FaultRule(route=LIVE_STATUS, kind="status", status=429, retry_after=100))
+    watcher = sensor(job_id)
+
+    def kill_while_waiting() -> None:  # as Airflow would, from another thread
+        wait_for(lambda: emulator.request_count(LIVE_STATUS) >= 1, HANG_GUARD)
+        time.sleep(0.2)
+        watcher.on_kill()
+
+    killer = threading.Thread(target=kill_while_waiting, daemon=True)
+    killer.start()
+    with pytest.raises(AirflowException, match="the task was killed"):
+        watcher.execute(task_context(FakeTaskInstance(task_id="watch")))
+    killer.join(HANG_GUARD)
+    assert emulator.request_count(LIVE_STATUS) == 1
