@@ -166,3 +166,16 @@ def test_lineage_section_lists_every_field_of_the_sixtyfour_facet_and_its_schema
     own = schema["$defs"]["SixtyfourRunFacet"]["allOf"][1]["properties"]
     assert list(own) == fields
     assert SCHEMA_PATH in section
+
+
+def test_the_bad_input_table_count_is_the_number_of_its_rows() -> None:
+    tree = ast.parse((ROOT / "tests/reliability/test_bad_input.py").read_text())
+    [cases] = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "CASES"
+    ]
+    assert isinstance(cases, ast.Dict)
+    said = re.search(r"\*\*Bad input\*\* \(`test_bad_input.py`\)\. One table of (\d+) rows", README)
+    assert said, "the README's reliability section no longer says how many bad-input rows there are"
+    assert int(said.group(1)) == len(cases.keys)

@@ -304,6 +304,7 @@ class _LandingJob:
                     sha256=opts.sha256,
                     min_throughput=opts.min_throughput,
                     throughput_window=opts.throughput_window,
+                    max_expansion=opts.max_expansion,
                 )
                 sink.commit()
             except LinkRejected as exc:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.transfers.streaming import DEFAULT_CHUNK_SIZE, MiB
+from airflow_provider_sixtyfour.transfers.streaming import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_EXPANSION, MiB
 
 #: The longest timeout, wait or window an option may name: a day (beyond it is a typo, not a setting).
 MAX_SECONDS = 86_400.0
@@ -29,6 +29,10 @@ class DownloadOptions:
         arrives slower than this over ``throughput_window`` seconds fails the try, which is retried
         (a storage or proxy dripping a few bytes at a time never holds a task forever). 0 turns it off.
     :param throughput_window: the seconds the throughput floor is measured over (default 30).
+    :param max_expansion: a compressed body (``Content-Encoding`` gzip or deflate) whose decoded size
+        the API does not list (no ``file_size``) may decode to at most this many times the bytes received,
+        beyond its first 16 MiB (default 200; real CSV and JSON compress 5 to 20 times, a gzip bomb
+        1,000 times). Past it the file fails at once, nothing is left behind and disk space is spared.
     :param retry_wait: seconds before the second try of a file; doubles with each further try.
     :param fsync: flush local files to disk before they are renamed into place. Off by default, like
         ``curl -o``: the rename already keeps a partial file from ever showing, whatever happens to
@@ -51,6 +55,7 @@ class DownloadOptions:
     read_timeout: float = 120.0
     min_throughput: float = 64 * 1024
     throughput_window: float = 30.0
+    max_expansion: float = DEFAULT_MAX_EXPANSION
     retry_wait: float = 1.0
     fsync: bool = False
     sha256: bool = False
@@ -72,6 +77,11 @@ class DownloadOptions:
             raise SixtyfourInputError(
                 f"min_throughput must be a finite number of bytes a second >= 0 (0 turns the floor off), "
                 f"got {self.min_throughput!r}"
+            )
+        if not _real(self.max_expansion) or not 1 <= self.max_expansion <= 1e6:
+            raise SixtyfourInputError(
+                f"max_expansion must be a finite number >= 1 and <= 1000000 (decoded bytes per byte received), "
+                f"got {self.max_expansion!r}"
             )
         for flag in ("fsync", "sha256", "exclusive_create"):
             if not isinstance(getattr(self, flag), bool):

@@ -7,7 +7,9 @@ exception texts, which ``requests`` and ``urllib3`` fill with the full URL).
 
 Every body is bounded while it is read, whatever its encoding: the bytes written may not pass the
 API's ``file_size`` and the bytes received may not pass ``Content-Length``; the first chunk past
-either stops the download before it is written. A body slower than the throughput floor stops too.
+either stops the download before it is written. An encoded body whose decoded size the API does not
+list may not expand past ``max_expansion`` times the bytes received (a decompression bomb would
+otherwise fill the disk). A body slower than the throughput floor stops too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 DEFAULT_CHUNK_SIZE = 256 * 1024
+DEFAULT_MAX_EXPANSION = 200.0
+#: Decoded bytes an encoded body may always reach, whatever its ratio (a small file can compress far).
+EXPANSION_ALLOWANCE = 16 * MiB
 PROGRESS_EVERY_SECONDS = 30.0
 
 _XML_ERROR_CODE = re.compile(rb"<Code>([A-Za-z0-9_.-]{1,64})</Code>")
@@ -80,6 +85,7 @@ def stream_url(
     sha256: bool = True,
     min_throughput: float = 0.0,
     throughput_window: float = 30.0,
+    max_expansion: float = DEFAULT_MAX_EXPANSION,
 ) -> StreamResult:
     """GET ``url`` and write its body to ``sink`` chunk by chunk; the sink is not committed here.
 
@@ -88,9 +94,12 @@ def stream_url(
     :param sha256: compute the body's SHA-256 on the way (on a helper thread, overlapping the copy).
     :param min_throughput: the throughput floor, bytes a second over ``throughput_window`` seconds
         (0: none); a slower body stops the try.
+    :param max_expansion: with an encoded body and no ``expected_size``, the most decoded bytes per byte
+        received (beyond the first 16 MiB); a body that expands further stops the download for good.
     :raises LinkRejected: the storage answered 400 or 403 (an expired or invalid signature).
     :raises RetryableDownloadError: the body was cut short, too long, too slow, or the transfer failed midway.
-    :raises FatalDownloadError: any other refusal (404, other 4xx, a redirect loop, an unknown encoding).
+    :raises FatalDownloadError: any other refusal (404, other 4xx, a redirect loop, an unknown encoding,
+        a body that expands past ``max_expansion``).
     :raises DownloadAborted: ``abort`` was set while streaming.
     """
     import http.client
@@ -116,6 +125,7 @@ def stream_url(
         threaded = announced is None or announced > chunk_size
         pipe = HashingPipeline(depth=4, threaded=threaded, enabled=sha256)
         floor = SpeedFloor(min_throughput, throughput_window)
+        expands = expected_size is None and encoding not in ("", "identity")
         total = 0
         next_progress = started + PROGRESS_EVERY_SECONDS
         try:
@@ -126,6 +136,8 @@ def stream_url(
                 if not chunk:
                     break
                 _check_bounds(total + len(chunk), expected_size, reader.wire_bytes, announced, encoding)
+                if expands:
+                    _check_expansion(total + len(chunk), reader.wire_bytes, max_expansion, encoding)
                 pipe.submit(chunk)
                 sink.write(chunk)
                 total += len(chunk)
@@ -164,6 +176,16 @@ def _check_bounds(written: int, expected_size: int | None, wire: int, announced:
     if announced is not None and wire > announced:
         raise RetryableDownloadError(
             f"too long: the storage sent more than the {announced} bytes its Content-Length announced; stopped reading"
+        )
+
+
+def _check_expansion(written: int, wire: int, max_expansion: float, encoding: str) -> None:
+    """Stop an encoded body of unlisted size once it decodes to more than ``max_expansion`` x its wire bytes."""
+    if written > EXPANSION_ALLOWANCE and written > max_expansion * wire:
+        raise FatalDownloadError(
+            f"too long: {wire} bytes of {encoding} would decode to {written} bytes, more than {max_expansion:g} "
+            f"times their size, and the API lists no file_size to check them against (a decompression bomb?); "
+            f"stopped reading before writing them. Raise DownloadOptions.max_expansion if the file is real"
         )
 
 

@@ -282,6 +282,35 @@ def test_a_gzip_bomb_stops_at_file_size_and_leaves_nothing(
     assert _entries(tmp_path / "out") == []
 
 
+def test_a_gzip_bomb_without_file_size_stops_at_the_expansion_cap_and_leaves_nothing(
+    hostile: HostileServer, hostile_hook: Any, tmp_path: Path, gzip_bomb: bytes
+) -> None:
+    url = hostile.file("data.csv", body(gzip_bomb, {"Content-Encoding": "gzip"}))
+    job_id = hostile.serve_run([link("data.csv", url)])  # no file_size: only the ratio bounds it
+    with pytest.raises(SixtyfourDownloadError) as caught:
+        land_results(hostile_hook, job_id, tmp_path / "out", options=QUICK)
+    text = str(caught.value)
+    # Final: the same storage would send the same bomb again, so one try only.
+    assert text.startswith("result file 'data.csv' could not be downloaded (1 attempt): too long: ")
+    assert "of gzip would decode to" in text
+    assert "more than 200 times their size" in text
+    assert "Raise DownloadOptions.max_expansion if the file is real" in text
+    # Stopped a chunk past the 16 MiB allowance, far short of the 64 MiB the bomb expands to.
+    written = int(text.split("would decode to ")[1].split(" ")[0])
+    assert 16 * MiB < written <= 16 * MiB + QUICK.chunk_size
+    assert _entries(tmp_path / "out") == []
+
+
+def test_a_raised_expansion_cap_lands_the_highly_compressed_file(
+    hostile: HostileServer, hostile_hook: Any, tmp_path: Path, gzip_bomb: bytes
+) -> None:
+    url = hostile.file("zeros.csv", body(gzip_bomb, {"Content-Encoding": "gzip"}))
+    job_id = hostile.serve_run([link("zeros.csv", url)])
+    options = DownloadOptions(retry_wait=0.01, max_attempts=2, max_expansion=2000)
+    [landed] = land_results(hostile_hook, job_id, tmp_path, options=options)
+    assert landed.bytes == 64 * MiB == (tmp_path / "zeros.csv").stat().st_size
+
+
 def test_a_gzip_body_of_the_announced_size_lands_decoded(
     hostile: HostileServer, hostile_hook: Any, tmp_path: Path
 ) -> None:

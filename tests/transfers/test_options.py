@@ -46,6 +46,9 @@ def test_the_defaults_are_valid_and_set_a_throughput_floor() -> None:
         ({"max_attempts": True}, "max_attempts must be a whole number >= 1 and <= 100, got True"),
         ({"max_attempts": INF}, "max_attempts must be a whole number >= 1 and <= 100, got inf"),
         ({"sha256": "yes"}, "sha256 must be True or False, got 'yes'"),
+        ({"max_expansion": NAN}, "max_expansion must be a finite number >= 1 and <= 1000000 (decoded bytes per"),
+        ({"max_expansion": 0.5}, "max_expansion must be a finite number >= 1 and <= 1000000"),
+        ({"max_expansion": INF}, "max_expansion must be a finite number >= 1 and <= 1000000"),
     ],
 )
 def test_values_that_cannot_work_are_refused(changes: dict[str, object], message: str) -> None:
