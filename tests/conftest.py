@@ -182,21 +182,34 @@ def airflow_major() -> int:
 
 
 @pytest.fixture(scope="session")
-def airflow_template_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated Airflow home per test session (``airflow db migrate`` costs seconds; done once)."""
-    home = tmp_path_factory.mktemp("airflow-template-home")
-    env = _airflow_base_env(home)
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-4000:]}")
+def airflow_template_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One migrated Airflow home for the whole pytest run, shared by its xdist workers.
+
+    ``airflow db migrate`` costs 10 to 25 CPU seconds: the first worker to need it migrates under a lock
+    in the run's shared temporary folder, the others wait for it and use the same template (each test
+    copies it, so no test writes to it).
+    """
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    home = shared / "airflow-template-home"
+    with open(shared / "airflow-template-home.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "migrated").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir()
+            proc = subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=_airflow_base_env(home),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-4000:]}")
+            (home / "migrated").touch()
     return home
 
 
