@@ -48,9 +48,51 @@ def trigger_and_wait(
     """Trigger ``dag_id`` (landing under ``land_to``) and wait for it; returns ``(run id, seconds)``."""
     started = time.monotonic()
     run_id = start_run(cluster, dag_id, land_to)
-    state = cluster.wait_for_dag_run(dag_id, run_id, timeout=timeout, poll=1.0)
-    assert state == "success", f"{dag_id} ended {state}: {_states(cluster, dag_id, run_id)}"
+    wait_for_success(cluster, dag_id, run_id, timeout=timeout)
     return run_id, time.monotonic() - started
+
+
+def wait_for_success(cluster: DistributedCluster, dag_id: str, run_id: str, timeout: float) -> None:
+    """Wait for the DAG run; unless it succeeds, fail with every task's state and the failed ones' logs."""
+    state = cluster.wait_for_dag_run(dag_id, run_id, timeout=timeout, poll=1.0)
+    if state != "success":
+        raise AssertionError(
+            f"{dag_id}/{run_id} ended {state}: {_states(cluster, dag_id, run_id)}\n{_failures(cluster, dag_id, run_id)}"
+        )
+
+
+def retried_task_logs(cluster: DistributedCluster, dag_id: str, run_id: str, chars: int = 2500) -> str:
+    """The tail of the earlier tries' logs of every task instance that needed more than one try."""
+    parts = []
+    for ti in cluster.task_instances(dag_id, run_id):
+        if int(ti.get("try_number") or 0) > 1:
+            files = cluster.task_log_files(dag_id, run_id, ti["task_id"])
+            index = f"map_index={ti['map_index']}"
+            first = [p for p in files if ti["map_index"] < 0 or index in p.parts]
+            parts += [f"----- {p} -----\n{p.read_text(errors='replace')[-chars:]}" for p in first[:-1]]
+    return "\n".join(parts)
+
+
+def _failures(cluster: DistributedCluster, dag_id: str, run_id: str, chars: int = 2500) -> str:
+    parts = []
+    for ti in cluster.task_instances(dag_id, run_id):
+        if ti["state"] in ("success", "skipped"):
+            continue
+        index = f"map_index={ti['map_index']}"
+        logs = [
+            p for p in cluster.task_log_files(dag_id, run_id, ti["task_id"]) if ti["map_index"] < 0 or index in p.parts
+        ]
+        triggers = [
+            p
+            for p in cluster.trigger_log_files(dag_id, run_id, ti["task_id"]).values()
+            if ti["map_index"] < 0 or index in p.parts
+        ]
+        for path in [*logs[-1:], *triggers[-1:]]:
+            tail = path.read_text(errors="replace")[-chars:]
+            parts.append(f"----- {ti['task_id']}[{ti['map_index']}] {ti['state']}: {path} -----\n{tail}")
+        if len(parts) >= 6:
+            break
+    return "\n".join(parts) or cluster.diagnostics()
 
 
 def start_run(cluster: DistributedCluster, dag_id: str, land_to: Path | None = None, **conf: str) -> str:

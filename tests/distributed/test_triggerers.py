@@ -25,7 +25,7 @@ import pytest
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS
 
-from .checks import assert_drill_outcome, start_run
+from .checks import assert_drill_outcome, retried_task_logs, start_run, wait_for_success
 from .cluster import TRIGGERER_HEALTH_CHECK_THRESHOLD, TRIGGERERS, DistributedCluster
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
@@ -118,8 +118,11 @@ def test_a_fanout_spreads_over_both_triggerers(
     assert 1 <= lists <= len(TRIGGERERS) * max_cycles, (lists, max_cycles)
     assert lists < watched * (max_cycles - 1), "the triggers polled their runs one by one"
 
-    assert cluster.wait_for_dag_run(dag_id, run_id, timeout=600, poll=1.0) == "success"
+    wait_for_success(cluster, dag_id, run_id, timeout=600)
     elapsed = time.monotonic() - began
+    # A try lost to the loaded machine is retried (and reattaches: assert_drill_outcome counts the
+    # paid runs); what the lost try logged is printed, so a retry is seen, not hidden.
+    print(retried_task_logs(cluster, dag_id, run_id) or "drill a: no task needed a second try")
     ended = _ended_on(cluster, dag_id, run_id, task_id)
     assert sorted(ended) == list(range(count))
     per_triggerer = {name: sum(1 for who in ended.values() if who == name) for name in TRIGGERERS}
@@ -152,7 +155,7 @@ def test_b_sigterm_moves_triggers_to_the_other_triggerer(
 
     cluster.wait_until(f"{other} running every trigger of {stopped}", taken_over, 120)
     print(f"\ndrill b: {len(moved)} triggers moved from {stopped} to {other} in {time.monotonic() - stopped_at:.1f} s")
-    assert cluster.wait_for_dag_run(HANDOVER_DAG, run_id, timeout=300, poll=1.0) == "success"
+    wait_for_success(cluster, HANDOVER_DAG, run_id, timeout=300)
     assert _ended_on(cluster, HANDOVER_DAG, run_id, task_id) == dict.fromkeys(range(count), other)
     _assert_not_disturbed(cluster, cluster_emulator, run_id, task_id, workflow_id, moved)
 
@@ -184,7 +187,7 @@ def test_c_sigkilled_triggerer_resumes_its_triggers_after_the_heartbeat_timeout(
     threshold = TRIGGERER_HEALTH_CHECK_THRESHOLD
     print(f"\ndrill c: triggers resumed {took:.1f} s after the SIGKILL (heartbeat threshold {threshold} s)")
     assert took >= TRIGGERER_HEALTH_CHECK_THRESHOLD - 1, "resumed before the dead job's heartbeat went stale"
-    assert cluster.wait_for_dag_run(HANDOVER_DAG, run_id, timeout=300, poll=1.0) == "success"
+    wait_for_success(cluster, HANDOVER_DAG, run_id, timeout=300)
     assert _ended_on(cluster, HANDOVER_DAG, run_id, task_id) == dict.fromkeys(range(count), remaining)
     _assert_not_disturbed(cluster, cluster_emulator, run_id, task_id, workflow_id, list(range(count)))
 
@@ -223,7 +226,7 @@ def test_e_clearing_a_deferred_task_cancels_its_run_and_starts_a_new_one(
         90,
     )
     # The cleared DAG run is running again; wait for the next try to finish.
-    assert cluster.wait_for_dag_run(dag_id, run_id, timeout=300, poll=1.0) == "success"
+    wait_for_success(cluster, dag_id, run_id, timeout=300)
     jobs = assert_drill_outcome(cluster, cluster_emulator, dag_id, run_id, task_id, workflow_id, runs_per_task=2)
     assert jobs[-1] != first_job
     assert cluster.task_instance(dag_id, run_id, task_id)["try_number"] == 2

@@ -20,7 +20,7 @@ import pytest
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 
-from .checks import assert_drill_outcome, start_run, trigger_and_wait
+from .checks import assert_drill_outcome, start_run, trigger_and_wait, wait_for_success
 from .cluster import TASK_HEARTBEAT_TIMEOUT, WORKERS, DistributedCluster
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
@@ -54,7 +54,7 @@ def test_d_sigkilled_worker_retry_reattaches_on_the_other_worker(
     first_job = cluster.xcom(dag_id, run_id, task_id, "job_id")
     cluster.kill_service(lost, signal.SIGKILL)
     killed_at = time.monotonic()
-    assert cluster.wait_for_dag_run(dag_id, run_id, timeout=400, poll=1.0) == "success"
+    wait_for_success(cluster, dag_id, run_id, timeout=400)
     print(f"\ndrill d: {lost} killed; the retry finished {time.monotonic() - killed_at:.0f} s later")
     tries = cluster.tries(dag_id, run_id, task_id)
     assert [(t["try_number"], t["hostname"]) for t in tries] == [

@@ -26,7 +26,8 @@ def _dag(dag_id: str) -> DAG:
     return DAG(dag_id, start_date=datetime(2026, 1, 1), schedule=None, catchup=False, max_active_tasks=64)
 
 
-# a. Forty deferred waits, spread over both triggerers; results land.
+# a. Forty deferred waits, spread over both triggerers; results land. One retry, as a production DAG
+# would have: a try lost to the loaded CI machine must reattach to its run, not pay for a second one.
 with _dag("sixtyfour_dist_fanout"):
     SixtyfourRunWorkflowOperator.partial(
         task_id="enrich",
@@ -35,6 +36,8 @@ with _dag("sixtyfour_dist_fanout"):
         poll_interval=2.0,
         timeout=1800,
         download_to=LAND_TO,
+        retries=1,
+        retry_delay=timedelta(seconds=5),
     ).expand(webhook_payload=rows(FANOUT))
 
 # b and c. Deferred waits that outlive a SIGTERMed triggerer (b) or a SIGKILLed one (c); conf names the workflow.
