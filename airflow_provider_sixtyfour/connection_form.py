@@ -2,13 +2,14 @@
 
 Both ``get_provider_info()`` (``ui-field-behaviour`` and ``conn-fields``, read by Airflow 3.2+) and
 the hook's classmethods (``get_ui_field_behaviour``/``get_connection_form_widgets``, read by older
-Airflow) are generated from the definitions below, so the two can never drift.
+Airflow) are generated from the definitions below, so the two can never drift; so are the reading
+and validation of each extra and its typed accessor (``settings.extras[TIMEOUT]`` is a ``float``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from airflow_provider_sixtyfour.protocol.endpoints import DEFAULT_BASE_URL
 
@@ -18,51 +19,81 @@ HOOK_NAME = "Sixtyfour"
 APP_BASE_URL = "https://app.sixtyfour.ai"
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class ExtraField:
-    """One setting stored in the connection's ``extra`` JSON."""
+class ExtraField(Generic[T]):
+    """One setting stored in the connection's ``extra`` JSON, read as a ``T``.
+
+    Build one with :func:`number_extra`, :func:`integer_extra` or :func:`text_extra` (they keep ``type``
+    and ``T`` in step) and list it in :data:`EXTRA_FIELDS`: the form, provider info, the validation and
+    the typed accessor (``settings.extras[FIELD]``, see
+    :class:`~airflow_provider_sixtyfour.hooks.settings.ConnectionExtras`) all follow from that.
+
+    :param url: a text that must be an http(s) URL; a trailing ``/`` is dropped.
+    """
 
     name: str
     label: str
     description: str
     type: str  # "number", "integer" or "string"
-    default: Any
+    default: T
     minimum: float | None = None
+    url: bool = False
 
 
-EXTRA_FIELDS: tuple[ExtraField, ...] = (
-    ExtraField(
-        "timeout",
-        "Request timeout (seconds)",
-        "Seconds to wait for each API answer before the request counts as failed and is retried.",
-        "number",
-        30.0,
-        minimum=1,
-    ),
-    ExtraField(
-        "max_retries",
-        "Retries per request",
-        "How many times a request is retried on 429, 5xx or a lost connection (0 disables retries).",
-        "integer",
-        5,
-        minimum=0,
-    ),
-    ExtraField(
-        "backoff_base",
-        "First retry wait (seconds)",
-        "Seconds before the first retry; each further retry waits about twice as long (with jitter).",
-        "number",
-        1.0,
-        minimum=0,
-    ),
-    ExtraField(
-        "app_url",
-        "Sixtyfour app URL",
-        "Base URL of the Sixtyfour web app, used for the 'Sixtyfour run' link on task instances.",
-        "string",
-        APP_BASE_URL,
-    ),
+def number_extra(
+    name: str, label: str, description: str, default: float, *, minimum: float | None = None
+) -> ExtraField[float]:
+    """An extra read as a ``float`` (``minimum`` included)."""
+    return ExtraField(name, label, description, "number", float(default), minimum)
+
+
+def integer_extra(
+    name: str, label: str, description: str, default: int, *, minimum: float | None = None
+) -> ExtraField[int]:
+    """An extra read as an ``int`` (a whole number; ``minimum`` included)."""
+    return ExtraField(name, label, description, "integer", default, minimum)
+
+
+def text_extra(name: str, label: str, description: str, default: str, *, url: bool = False) -> ExtraField[str]:
+    """An extra read as a ``str`` (stripped); with ``url``, an http(s) URL without a trailing ``/``."""
+    return ExtraField(name, label, description, "string", default, url=url)
+
+
+TIMEOUT = number_extra(
+    "timeout",
+    "Request timeout (seconds)",
+    "Seconds to wait for each API answer before the request counts as failed and is retried.",
+    30.0,
+    minimum=1,
 )
+MAX_RETRIES = integer_extra(
+    "max_retries",
+    "Retries per request",
+    "How many times a request is retried on 429, 5xx or a lost connection (0 disables retries).",
+    5,
+    minimum=0,
+)
+BACKOFF_BASE = number_extra(
+    "backoff_base",
+    "First retry wait (seconds)",
+    "Seconds before the first retry; each further retry waits about twice as long (with jitter).",
+    1.0,
+    minimum=0,
+)
+APP_URL = text_extra(
+    "app_url",
+    "Sixtyfour app URL",
+    "Base URL of the Sixtyfour web app, used for the 'Sixtyfour run' link on task instances.",
+    APP_BASE_URL,
+    url=True,
+)
+
+#: Every extra, in form order. A new extra is one definition above plus its entry here (and a line in
+#: the README's connection table, which a test checks).
+EXTRA_FIELDS: tuple[ExtraField[Any], ...] = (TIMEOUT, MAX_RETRIES, BACKOFF_BASE, APP_URL)
 
 HIDDEN_FIELDS: list[str] = ["schema", "port", "login"]
 RELABELING: dict[str, str] = {"password": "API key", "host": "API base URL (leave empty for Sixtyfour)"}

@@ -54,6 +54,21 @@ def test_conn_fields_output_is_unchanged() -> None:
     assert [type(f["schema"]["default"]) for f in fields.values()] == [float, int, float, str]
 
 
+def test_field_builders_keep_the_type_and_the_default_in_step() -> None:
+    number = connection_form.number_extra("n", "N", "an n", 2, minimum=1)
+    assert (number.type, number.default, type(number.default), number.minimum) == ("number", 2.0, float, 1)
+    integer = connection_form.integer_extra("i", "I", "an i", 3, minimum=0)
+    assert (integer.type, integer.default, integer.minimum, integer.url) == ("integer", 3, 0, False)
+    text = connection_form.text_extra("t", "T", "a t", "https://x.example", url=True)
+    assert (text.type, text.default, text.minimum, text.url) == ("string", "https://x.example", None, True)
+    assert connection_form.EXTRA_FIELDS == (
+        connection_form.TIMEOUT,
+        connection_form.MAX_RETRIES,
+        connection_form.BACKOFF_BASE,
+        connection_form.APP_URL,
+    )
+
+
 def test_ui_field_behaviour_output_is_unchanged() -> None:
     assert SixtyfourHook.get_ui_field_behaviour() == UI_FIELD_BEHAVIOUR
     assert connection_form.ui_field_behaviour() == {

@@ -14,10 +14,19 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_provider_sixtyfour.connection_form import APP_BASE_URL, CONN_TYPE, EXTRA_FIELDS, ExtraField
+from airflow_provider_sixtyfour.connection_form import (
+    APP_BASE_URL,
+    APP_URL,
+    BACKOFF_BASE,
+    CONN_TYPE,
+    EXTRA_FIELDS,
+    MAX_RETRIES,
+    TIMEOUT,
+    ExtraField,
+)
 from airflow_provider_sixtyfour.hooks.masking import amask, hide_mask_requests, mask
 from airflow_provider_sixtyfour.protocol.endpoints import DEFAULT_BASE_URL
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
@@ -25,8 +34,68 @@ from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: A run's page in the Sixtyfour web app. The real pattern is not documented: change it here only.
 RUN_URL_TEMPLATE = "{app_url}/workflows/runs/{job_id}"
+
+
+class ConnectionExtras:
+    """A connection's extras, validated: one value per field of
+    :data:`~airflow_provider_sixtyfour.connection_form.EXTRA_FIELDS`, read by that field and typed by it.
+
+    ``extras[TIMEOUT]`` is a ``float``, ``extras[APP_URL]`` a ``str``. An extra declared in
+    ``EXTRA_FIELDS`` is read, validated and available here with no other edit. :meth:`read` builds
+    one from a connection's Extra field.
+
+    :param values: validated values by extra name; a field left out has its default.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        given = dict(values or {})
+        unknown = sorted(set(given) - {spec.name for spec in EXTRA_FIELDS})
+        if unknown:
+            raise ValueError(f"not extras of a Sixtyfour connection: {', '.join(unknown)}")
+        self._values = {spec.name: given.get(spec.name, spec.default) for spec in EXTRA_FIELDS}
+
+    def __getitem__(self, spec: ExtraField[T]) -> T:
+        return cast(T, self._values[spec.name])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConnectionExtras) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._values!r})"
+
+    @classmethod
+    def read(cls, extra: object, conn_id: str) -> ConnectionExtras:
+        """Validate a connection's Extra (JSON text, a mapping, or empty), each extra against its field.
+
+        A key may carry the form's ``extra__sixtyfour__`` prefix; keys no field declares are logged
+        as a warning, not refused. Raises :class:`SixtyfourInputError` naming the extra and the fix.
+        """
+        data = _read_extra(extra, conn_id)
+        known = {spec.name for spec in EXTRA_FIELDS}
+        prefix = f"extra__{CONN_TYPE}__"
+        unknown = sorted(k for k in data if k not in known and k.removeprefix(prefix) not in known)
+        if unknown:
+            log.warning(
+                "Sixtyfour connection %r has extras this provider does not use: %s (known: %s)",
+                conn_id,
+                ", ".join(unknown),
+                ", ".join(sorted(known)),
+            )
+        return cls(
+            {
+                spec.name: _extra_value(conn_id, spec, data.get(spec.name, data.get(prefix + spec.name)))
+                for spec in EXTRA_FIELDS
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -39,6 +108,8 @@ class ConnectionSettings:
     :param timeout: seconds to wait for each answer.
     :param retry: the retry budget and backoff for 429, 5xx and transport failures.
     :param app_url: the Sixtyfour web app's base URL, for links to runs.
+    :param extras: every extra as validated, read by field (``settings.extras[connection_form.TIMEOUT]``);
+        ``timeout``, ``retry`` and ``app_url`` are what the transports use, built from them.
     """
 
     conn_id: str
@@ -47,6 +118,7 @@ class ConnectionSettings:
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     app_url: str = APP_BASE_URL
+    extras: ConnectionExtras = field(default_factory=ConnectionExtras, repr=False)
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path."""
@@ -114,14 +186,14 @@ def base_url_from(host: str | None, port: int | None, conn_id: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
-def _bad_extra(conn_id: str, spec: ExtraField, value: object, expected: str) -> SixtyfourInputError:
+def _bad_extra(conn_id: str, spec: ExtraField[Any], value: object, expected: str) -> SixtyfourInputError:
     return SixtyfourInputError(
         f"Sixtyfour connection {conn_id!r}: extra {spec.name!r} ({spec.label}) must be {expected}, got {value!r}. "
         f"Fix it in the connection's Extra JSON, or remove it to use the default {spec.default!r}"
     )
 
 
-def _extra_value(conn_id: str, spec: ExtraField, value: object) -> Any:
+def _extra_value(conn_id: str, spec: ExtraField[Any], value: object) -> Any:
     """Validate one extra against its form definition; None or an empty string gives the default."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return spec.default
@@ -131,7 +203,12 @@ def _extra_value(conn_id: str, spec: ExtraField, value: object) -> Any:
     if spec.type == "string":
         if not isinstance(value, str):
             raise _bad_extra(conn_id, spec, value, expected)
-        return value.strip()
+        text = value.strip()
+        if spec.url:
+            text = text.rstrip("/")
+            if urlsplit(text).scheme not in ("http", "https"):
+                raise _bad_extra(conn_id, spec, text, "an http(s) URL")
+        return text
     if isinstance(value, bool):
         raise _bad_extra(conn_id, spec, value, expected)
     try:
@@ -162,25 +239,6 @@ def _read_extra(extra: object, conn_id: str) -> Mapping[str, Any]:
     return data
 
 
-def _extras(extra: object, conn_id: str) -> dict[str, Any]:
-    data = _read_extra(extra, conn_id)
-    known = {spec.name for spec in EXTRA_FIELDS}
-    prefix = f"extra__{CONN_TYPE}__"
-    unknown = sorted(k for k in data if k not in known and k.removeprefix(prefix) not in known)
-    if unknown:
-        log.warning(
-            "Sixtyfour connection %r has extras this provider does not use: %s (known: %s)",
-            conn_id,
-            ", ".join(unknown),
-            ", ".join(sorted(known)),
-        )
-    values: dict[str, Any] = {}
-    for spec in EXTRA_FIELDS:
-        raw = data.get(spec.name, data.get(prefix + spec.name))
-        values[spec.name] = _extra_value(conn_id, spec, raw)
-    return values
-
-
 def settings_from_connection(conn: Any, conn_id: str) -> ConnectionSettings:
     """Build and validate the settings from an Airflow ``Connection`` (any Airflow version)."""
     api_key = (getattr(conn, "password", None) or "").strip()
@@ -190,34 +248,28 @@ def settings_from_connection(conn: Any, conn_id: str) -> ConnectionSettings:
             "(labelled 'API key' in the connection form)"
         )
     base_url = base_url_from(getattr(conn, "host", None), getattr(conn, "port", None), conn_id)
-    extras = _extras(getattr(conn, "extra", None), conn_id)
-    app_url = str(extras["app_url"]).rstrip("/")
-    if urlsplit(app_url).scheme not in ("http", "https"):
-        raise _bad_extra(conn_id, next(s for s in EXTRA_FIELDS if s.name == "app_url"), app_url, "an http(s) URL")
+    extras = ConnectionExtras.read(getattr(conn, "extra", None), conn_id)
     return ConnectionSettings(
         conn_id=conn_id,
         base_url=base_url,
         api_key=api_key,
-        timeout=float(extras["timeout"]),
-        retry=RetryPolicy(max_attempts=int(extras["max_retries"]) + 1, backoff_base=float(extras["backoff_base"])),
-        app_url=app_url,
+        timeout=extras[TIMEOUT],
+        retry=RetryPolicy(max_attempts=extras[MAX_RETRIES] + 1, backoff_base=extras[BACKOFF_BASE]),
+        app_url=extras[APP_URL],
+        extras=extras,
     )
-
-
-def _not_found_errors() -> tuple[type[BaseException], ...]:
-    from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
-    return (AirflowNotFoundException,)
 
 
 def load_settings(conn_id: str) -> ConnectionSettings:
     """Look the connection up (blocking) and return its settings; the key is masked from logs."""
-    from airflow.providers.common.compat.sdk import BaseHook
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
     hide_mask_requests()  # Airflow masks the password while it looks the connection up
     try:
         conn = BaseHook.get_connection(conn_id)
-    except _not_found_errors():
+    # What Airflow 2.11 (airflow.exceptions) and 3.x (airflow.sdk.exceptions) raise for a connection
+    # they do not have; the compat SDK names the one of the running Airflow.
+    except AirflowNotFoundException:
         raise SixtyfourInputError(missing_connection_message(conn_id)) from None
     settings = settings_from_connection(conn, conn_id)
     mask(settings.api_key)
@@ -231,7 +283,7 @@ async def aload_settings(conn_id: str) -> ConnectionSettings:
     """
     import asyncio
 
-    from airflow.providers.common.compat.sdk import BaseHook
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
     aget = getattr(BaseHook, "aget_connection", None)
     hide_mask_requests()  # Airflow masks the password while it looks the connection up
@@ -240,7 +292,7 @@ async def aload_settings(conn_id: str) -> ConnectionSettings:
             conn = await aget(conn_id)
         else:
             conn = await asyncio.to_thread(BaseHook.get_connection, conn_id)
-    except _not_found_errors():
+    except AirflowNotFoundException:
         raise SixtyfourInputError(missing_connection_message(conn_id)) from None
     settings = settings_from_connection(conn, conn_id)
     await amask(settings.api_key)

@@ -89,12 +89,13 @@ class SixtyfourHook(BaseHook):
     """Talks to the Sixtyfour Workflows API, blocking; for operators and sensors.
 
     The ``sixtyfour`` connection holds the API key in ``password``; ``host`` may override the API
-    base URL (leave it empty for ``https://api.sixtyfour.ai``); the extras ``timeout``,
-    ``max_retries``, ``backoff_base`` and ``app_url`` tune requests and links. 429, 5xx and lost
-    connections are retried with backoff, honouring ``Retry-After`` up to ``max_wait`` (a longer
-    demand fails the call at once). Each answer must arrive whole within ``timeout``; redirects are
-    never followed. One ``requests.Session`` (connection pool) serves all calls of a hook; see
-    :meth:`bound_waits` to make its waits end with a task's deadline or ``on_kill``.
+    base URL (leave it empty for ``https://api.sixtyfour.ai``); the extras of
+    :data:`~airflow_provider_sixtyfour.connection_form.EXTRA_FIELDS` (a timeout, the retry budget,
+    the app's URL) tune requests and links. 429, 5xx and lost connections are retried with backoff,
+    honouring ``Retry-After`` up to ``max_wait`` (a longer demand fails the call at once). Each answer
+    must arrive whole within ``timeout``; redirects are never followed. One ``requests.Session``
+    (connection pool) serves all calls of a hook; see :meth:`bound_waits` to make its waits end with a
+    task's deadline or ``on_kill``.
 
     :param sixtyfour_conn_id: the Airflow connection to use.
     """

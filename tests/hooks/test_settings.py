@@ -9,8 +9,10 @@ import re
 
 import pytest
 
+from airflow_provider_sixtyfour.connection_form import APP_URL, BACKOFF_BASE, EXTRA_FIELDS, MAX_RETRIES, TIMEOUT
 from airflow_provider_sixtyfour.hooks.settings import (
     RUN_URL_TEMPLATE,
+    ConnectionExtras,
     ConnectionSettings,
     aload_settings,
     load_settings,
@@ -232,3 +234,40 @@ def test_provider_masking_helpers_work_on_this_airflow() -> None:
     asyncio.run(amask(async_secret))
     assert sync_secret not in str(redact(f"a {sync_secret} b"))
     assert async_secret not in str(redact(f"a {async_secret} b"))
+
+
+def test_extras_are_read_by_field_with_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"timeout": "12.5", "max_retries": "2", "app_url": " https://app.example/ "}
+    extras = load_settings(set_conn(monkeypatch, conn(extra=extra))).extras
+    assert (extras[TIMEOUT], extras[MAX_RETRIES], extras[BACKOFF_BASE], extras[APP_URL]) == (
+        12.5,
+        2,
+        1.0,
+        "https://app.example",
+    )
+    assert type(extras[MAX_RETRIES]) is int
+    assert type(extras[TIMEOUT]) is float
+
+
+def test_connection_extras_default_to_each_fields_default() -> None:
+    extras = ConnectionExtras()
+    assert [extras[spec] for spec in EXTRA_FIELDS] == [spec.default for spec in EXTRA_FIELDS]
+    assert ConnectionExtras({"timeout": 9.0})[TIMEOUT] == 9.0
+    assert ConnectionExtras({"timeout": 9.0}) == ConnectionExtras({"timeout": 9.0}) != ConnectionExtras()
+    assert hash(ConnectionExtras()) == hash(ConnectionExtras())
+    assert "'timeout': 30.0" in repr(ConnectionExtras())
+    with pytest.raises(ValueError, match="not extras of a Sixtyfour connection: max_retry"):
+        ConnectionExtras({"max_retry": 3})
+
+
+def test_connection_extras_read_validates_each_field() -> None:
+    assert ConnectionExtras.read(None, CONN) == ConnectionExtras()
+    assert ConnectionExtras.read('{"extra__sixtyfour__max_retries": 0}', CONN)[MAX_RETRIES] == 0
+    with pytest.raises(SixtyfourInputError, match=r"extra 'app_url' \(Sixtyfour app URL\) must be an http\(s\) URL"):
+        ConnectionExtras.read({"app_url": "ftp://app.example/"}, CONN)
+
+
+def test_settings_built_directly_have_default_extras_and_hide_them_from_repr() -> None:
+    settings = ConnectionSettings("c", "https://api", KEY, timeout=2)
+    assert settings.extras == ConnectionExtras()
+    assert "extras" not in repr(settings)
