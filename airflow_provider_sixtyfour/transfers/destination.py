@@ -18,8 +18,9 @@ import logging
 import os
 import posixpath
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.transfers.errors import (
@@ -48,8 +49,11 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
-class Destination:
-    """A folder (or key prefix) of an object store, resolved from a URI or an ``ObjectStoragePath``.
+class Destination(ABC):
+    """A folder (or key prefix) of a store, resolved from a URI or an ``ObjectStoragePath``.
+
+    :func:`resolve_destination` returns a :class:`LocalDestination` or an :class:`ObjectStoreDestination`;
+    landing uses only the methods below, whichever it gets.
 
     :param fs: the fsspec filesystem Airflow attached for the protocol and connection.
     :param protocol: ``file``, ``s3``, ``gs``, ...
@@ -62,52 +66,123 @@ class Destination:
     root: str
     conn_id: str | None = None
 
-    @property
-    def is_local(self) -> bool:
-        return self.protocol in LOCAL_PROTOCOLS
+    #: Whether the folder is on the worker's own filesystem.
+    is_local: ClassVar[bool] = False
 
     @property
+    @abstractmethod
     def bucket(self) -> str:
         """The bucket (container) of an object store; empty for local folders."""
-        return "" if self.is_local else self.root.split("/", 1)[0]
 
+    @abstractmethod
     def max_name_bytes(self) -> int:
         """The longest file name (UTF-8 bytes) a target in this folder may have."""
-        if self.is_local:
-            return LOCAL_NAME_MAX_BYTES
-        key = self.root.split("/", 1)[1] if "/" in self.root else ""
-        return max(0, OBJECT_KEY_MAX_BYTES - len(key.encode("utf-8")) - 1)
 
     def target(self, filename: str) -> str:
         """The filesystem path of ``filename`` inside this folder."""
         return posixpath.join(self.root, filename) if self.root else filename
 
+    @abstractmethod
     def uri(self, path: str | None = None) -> str:
         """A URI for ``path`` (default: the folder) without connection id: ``s3://b/k``, ``file:///d/f``."""
-        path = self.root if path is None else path
-        if self.is_local:
-            return "file://" + path
-        return f"{self.protocol}://{path}"
 
     def describe(self) -> str:
         """The folder's URI, with the connection it is reached through."""
         suffix = f" (connection {self.conn_id!r})" if self.conn_id else ""
         return self.uri() + suffix
 
-    # ---------------------------------------------------------------------------------------------
-    # Checks before any download
-    # ---------------------------------------------------------------------------------------------
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make sure the folder can take files, before any download."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` (a target) exists now."""
+
+    @abstractmethod
+    def remove(self, path: str) -> None:
+        """Delete a target this task landed (used to roll back after another file failed)."""
+
+    @abstractmethod
+    def open_sink(
+        self, filename: str, *, overwrite: bool, part_size: int, fsync: bool = False, exclusive: bool = True
+    ) -> Sink:
+        """Open a writer for ``filename`` that publishes the target only on :meth:`Sink.commit`.
+
+        :param overwrite: replace an existing target; when False the commit fails if one appeared.
+        :param part_size: bytes an object store's writer buffers before uploading a part.
+        :param fsync: flush local files to disk before they are renamed into place (survives an OS
+            crash, at disk speed).
+        :param exclusive: use the store's exclusive create (hard link, ``If-None-Match``) when not
+            overwriting; turn off for S3-compatible stores that reject conditional writes.
+        """
+
+
+@dataclass(frozen=True)
+class LocalDestination(Destination):
+    """A folder on the worker's filesystem (``file://`` or a plain path), written with ``os`` calls."""
+
+    is_local: ClassVar[bool] = True
+
+    @property
+    def bucket(self) -> str:
+        """Always empty: a local folder has no bucket."""
+        return ""
+
+    def max_name_bytes(self) -> int:
+        """The longest file name a local filesystem takes."""
+        return LOCAL_NAME_MAX_BYTES
+
+    def uri(self, path: str | None = None) -> str:
+        """``file://`` and the absolute path (default: the folder)."""
+        return "file://" + (self.root if path is None else path)
 
     def prepare(self) -> None:
-        """Make sure the folder can take files: create a local folder, check that a bucket exists."""
-        if self.is_local:
-            try:
-                os.makedirs(self.root, exist_ok=True)
-            except OSError as exc:
-                raise SixtyfourDestinationError(
-                    f"cannot create the destination folder {self.uri()}: {exc.strerror or exc}"
-                ) from None
-            return
+        """Create the folder (and its parents) if it is missing."""
+        try:
+            os.makedirs(self.root, exist_ok=True)
+        except OSError as exc:
+            raise SixtyfourDestinationError(
+                f"cannot create the destination folder {self.uri()}: {exc.strerror or exc}"
+            ) from None
+
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` exists now (a dangling symlink counts)."""
+        return os.path.lexists(path)
+
+    def remove(self, path: str) -> None:
+        """Delete the file ``path``."""
+        os.unlink(path)
+
+    def open_sink(
+        self, filename: str, *, overwrite: bool, part_size: int, fsync: bool = False, exclusive: bool = True
+    ) -> Sink:
+        """A ``.partial-<id>`` file beside the target, renamed (or hard-linked) onto it on commit."""
+        from airflow_provider_sixtyfour.transfers.sinks import LocalSink
+
+        return LocalSink(self.target(filename), overwrite=overwrite, fsync=fsync, exclusive=exclusive)
+
+
+@dataclass(frozen=True)
+class ObjectStoreDestination(Destination):
+    """A key prefix in an object store (S3, GCS, any other fsspec store), written through ``fs``."""
+
+    @property
+    def bucket(self) -> str:
+        """The first segment of ``root``."""
+        return self.root.split("/", 1)[0]
+
+    def max_name_bytes(self) -> int:
+        """What the store's key length limit leaves for a name after the prefix."""
+        key = self.root.split("/", 1)[1] if "/" in self.root else ""
+        return max(0, OBJECT_KEY_MAX_BYTES - len(key.encode("utf-8")) - 1)
+
+    def uri(self, path: str | None = None) -> str:
+        """``<protocol>://`` and the path (default: the folder)."""
+        return f"{self.protocol}://{self.root if path is None else path}"
+
+    def prepare(self) -> None:
+        """Check that the bucket exists (and that the connection can see it)."""
         with contextlib.suppress(Exception):
             self.fs.invalidate_cache(self.root)
         if self.bucket and not self._bucket_exists():
@@ -127,9 +202,7 @@ class Destination:
             ) from None
 
     def exists(self, path: str) -> bool:
-        """Whether ``path`` (a target) exists now."""
-        if self.is_local:
-            return os.path.lexists(path)
+        """Whether the key ``path`` exists now."""
         try:
             return bool(self.fs.exists(path))
         except Exception as exc:
@@ -138,33 +211,16 @@ class Destination:
             ) from None
 
     def remove(self, path: str) -> None:
-        """Delete a target this task landed (used to roll back after another file failed)."""
-        if self.is_local:
-            os.unlink(path)
-        else:
-            self.fs.rm_file(path)
-
-    # ---------------------------------------------------------------------------------------------
-    # Writing
-    # ---------------------------------------------------------------------------------------------
+        """Delete the key ``path``."""
+        self.fs.rm_file(path)
 
     def open_sink(
         self, filename: str, *, overwrite: bool, part_size: int, fsync: bool = False, exclusive: bool = True
     ) -> Sink:
-        """Open a writer for ``filename`` that publishes the target only on :meth:`Sink.commit`.
-
-        :param overwrite: replace an existing target; when False the commit fails if one appeared.
-        :param part_size: bytes an object store's writer buffers before uploading a part.
-        :param fsync: flush local files to disk before they are renamed into place (survives an OS
-            crash, at disk speed).
-        :param exclusive: use the store's exclusive create (hard link, ``If-None-Match``) when not
-            overwriting; turn off for S3-compatible stores that reject conditional writes.
-        """
-        from airflow_provider_sixtyfour.transfers.sinks import CommitOnCloseSink, LocalSink, TempMoveSink
+        """The final key through a commit-on-close upload (S3, GCS), else a temporary key moved into place."""
+        from airflow_provider_sixtyfour.transfers.sinks import CommitOnCloseSink, TempMoveSink
 
         target = self.target(filename)
-        if self.is_local:
-            return LocalSink(target, overwrite=overwrite, fsync=fsync, exclusive=exclusive)
         if self.protocol in COMMIT_ON_CLOSE_PROTOCOLS:
             mode = "xb" if not overwrite and exclusive and self.protocol in EXCLUSIVE_CREATE_PROTOCOLS else "wb"
             return CommitOnCloseSink(self, target, mode=mode, part_size=part_size)
@@ -172,7 +228,8 @@ class Destination:
 
 
 def resolve_destination(destination: object, conn_id: str | None = None) -> Destination:
-    """Turn ``destination`` (a URI, a local path or an ``ObjectStoragePath``) into a :class:`Destination`.
+    """Turn ``destination`` (a URI, a local path or an ``ObjectStoragePath``) into a :class:`Destination`:
+    a :class:`LocalDestination` for ``file://`` and plain paths, else an :class:`ObjectStoreDestination`.
 
     ``conn_id`` (the operator's ``destination_conn_id``) wins over a connection id inside the URI.
     """
@@ -213,12 +270,11 @@ def resolve_destination(destination: object, conn_id: str | None = None) -> Dest
         ) from None
     root = str(path.path).rstrip("/")
     if protocol in LOCAL_PROTOCOLS:
-        root = os.path.abspath(root or "/")
-        protocol = "file"
-    elif not root or ":" in root.split("/", 1)[0]:
+        return LocalDestination(fs=fs, protocol="file", root=os.path.abspath(root or "/"), conn_id=path_conn_id)
+    if not root or ":" in root.split("/", 1)[0]:
         # ObjectStoragePath("s3://") reads "s3:" as the bucket; no bucket name holds a colon.
         raise SixtyfourInputError(f"destination {destination!s} names no bucket: use {protocol}://BUCKET/prefix/")
-    return Destination(fs=fs, protocol=protocol, root=root, conn_id=path_conn_id)
+    return ObjectStoreDestination(fs=fs, protocol=protocol, root=root, conn_id=path_conn_id)
 
 
 def check_destination_uri(text: str) -> None:

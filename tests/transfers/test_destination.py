@@ -10,7 +10,13 @@ import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.transfers.destination import resolve_destination
+from airflow_provider_sixtyfour.transfers.destination import (
+    OBJECT_KEY_MAX_BYTES,
+    Destination,
+    LocalDestination,
+    ObjectStoreDestination,
+    resolve_destination,
+)
 from airflow_provider_sixtyfour.transfers.errors import SixtyfourDestinationError, SixtyfourTargetExistsError
 from airflow_provider_sixtyfour.transfers.naming import PARTIAL_MARKER
 
@@ -34,6 +40,20 @@ def test_resolve_file_uri_and_plain_path(tmp_path: Path) -> None:
         assert dest.root == str(tmp_path / "out")
         assert dest.is_local
         assert dest.uri(dest.target("a.csv")) == f"file://{tmp_path}/out/a.csv"
+
+
+def test_local_and_object_store_destinations_share_one_base(tmp_path: Path) -> None:
+    local = resolve_destination(str(tmp_path / "out"))
+    assert type(local) is LocalDestination
+    assert (local.bucket, local.max_name_bytes(), local.describe()) == ("", 255, f"file://{tmp_path}/out")
+    store = ObjectStoreDestination(fs=local.fs, protocol="memory", root="bucket/some/prefix", conn_id="c")
+    assert not store.is_local
+    assert (store.bucket, store.uri()) == ("bucket", "memory://bucket/some/prefix")
+    assert store.max_name_bytes() == OBJECT_KEY_MAX_BYTES - len("some/prefix") - 1
+    assert store.describe() == "memory://bucket/some/prefix (connection 'c')"
+    assert all(isinstance(d, Destination) for d in (local, store))
+    with pytest.raises(TypeError):
+        Destination(fs=local.fs, protocol="file", root="/x")  # type: ignore[abstract]
 
 
 def test_resolve_s3_uri_with_conn_id(s3_conn_id: str) -> None:
@@ -225,9 +245,9 @@ def _memory_destination() -> Any:
 
     from fsspec.implementations.memory import MemoryFileSystem
 
-    from airflow_provider_sixtyfour.transfers.destination import Destination
+    from airflow_provider_sixtyfour.transfers.destination import ObjectStoreDestination
 
-    return Destination(fs=MemoryFileSystem(), protocol="memory", root=f"/landing-{uuid.uuid4().hex[:8]}/out")
+    return ObjectStoreDestination(fs=MemoryFileSystem(), protocol="memory", root=f"/landing-{uuid.uuid4().hex[:8]}/out")
 
 
 def test_other_store_writes_a_temporary_sibling_then_moves() -> None:
