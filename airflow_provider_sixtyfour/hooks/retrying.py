@@ -2,10 +2,10 @@
 
 :func:`call_steps` is a generator that decides everything: when to send, how long to wait, when to
 give up, and how to read the final answer. It yields :class:`Send` (the transport sends the request
-once and passes back an :class:`Answer` or a :class:`NoAnswer`) and :class:`Wait` (the transport
-sleeps, with an interruptible ``Event.wait`` or ``asyncio.sleep``). :func:`drive` and :func:`adrive`
-are the two thin drivers. The loop itself does no network I/O, so the sync hook and the async hook
-cannot drift.
+once and passes back an :data:`~airflow_provider_sixtyfour.hooks.outcomes.Outcome`) and :class:`Wait`
+(the transport sleeps, with an interruptible ``Event.wait`` or ``asyncio.sleep``). :func:`drive` and
+:func:`adrive` are the two thin drivers; :class:`Transport` holds what both transports give the loop.
+The loop itself does no network I/O, so the sync hook and the async hook cannot drift.
 
 Every wait is bounded: a told wait longer than the policy's ``max_wait`` ends the call at once, and
 :class:`WaitLimits` cut waits short when the task is stopping (``on_kill``) or where they would pass
@@ -15,14 +15,14 @@ the task's deadline. Whatever an answer echoes of the API key is masked before i
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from airflow_provider_sixtyfour.protocol.answers import MAX_ANSWER_BYTES, answer_too_large, read_answer
+from airflow_provider_sixtyfour.hooks.outcomes import Answer, NoAnswer, Outcome, Unreadable, Unsendable, content_length
+from airflow_provider_sixtyfour.protocol.answers import answer_too_large, read_answer
 from airflow_provider_sixtyfour.protocol.endpoints import ApiCall
 from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourError,
@@ -32,6 +32,10 @@ from airflow_provider_sixtyfour.protocol.errors import (
 )
 from airflow_provider_sixtyfour.protocol.redaction import Redactor
 from airflow_provider_sixtyfour.protocol.retry import RateLimitGate, RetryPolicy
+
+if TYPE_CHECKING:
+    from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings
+
 
 T = TypeVar("T")
 
@@ -51,75 +55,6 @@ OFF_LOOP_PARSE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Answer:
-    """An HTTP answer, whatever its status.
-
-    :param truncated: the transport stopped reading at the answer cap, so ``body`` is only its start
-        (or empty, when ``Content-Length`` already said it was too large).
-    """
-
-    status_code: int
-    body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-    reason: str = ""
-    truncated: bool = False
-
-
-class BodyCollector:
-    """Gathers an answer's body as a transport reads it, up to ``limit`` bytes (then says stop).
-
-    :param headers: the answer's headers; a ``Content-Length`` over ``limit`` stops it before any read.
-    :param limit: the most bytes kept.
-    """
-
-    def __init__(self, headers: Mapping[str, str], limit: int = MAX_ANSWER_BYTES) -> None:
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._limit = limit
-        told = _content_length(headers)
-        self.truncated = told is not None and told > limit
-
-    @property
-    def wants_more(self) -> bool:
-        """False once the limit is passed (or was announced): stop reading."""
-        return not self.truncated
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep ``chunk``; returns whether to read on."""
-        self._parts.append(chunk)
-        self._size += len(chunk)
-        if self._size > self._limit:
-            self.truncated = True
-        return not self.truncated
-
-    def answer(self, status_code: int, headers: Mapping[str, str], reason: str) -> Answer:
-        """The :class:`Answer` with what was gathered."""
-        body = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
-        return Answer(status_code, body[: self._limit + 1], headers, reason, self.truncated)
-
-
-@dataclass(frozen=True)
-class NoAnswer:
-    """The request got no (whole) HTTP answer (refused, reset, timed out); retried when safe."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Unsendable:
-    """The request could not be sent as built (an invalid URL or header, an odd scheme); never retried."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """An answer arrived but its body cannot be read (e.g. a broken ``Content-Encoding``); not retried."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
 class Send:
     """Step: send the request now (``attempt`` counts from 1)."""
 
@@ -134,7 +69,6 @@ class Wait:
 
 
 Step = Send | Wait
-Outcome = Answer | NoAnswer | Unsendable | Unreadable
 Steps = Generator[Step, Outcome | None, T]
 
 
@@ -179,24 +113,6 @@ class WaitLimits:
 
 _NO_LIMITS = WaitLimits()
 _NO_SECRETS = Redactor()
-
-
-_QUERY = re.compile(r"\?\S*")
-
-
-def no_answer(exc: BaseException) -> NoAnswer:
-    """Describe a transport exception briefly: its class and the innermost OS-level cause (no URL query strings)."""
-    chain = [exc]
-    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None and nxt not in chain:
-        chain.append(nxt)
-    # The deepest OSError says what happened on the wire (refused, reset, timed out); else the innermost.
-    root = next((e for e in reversed(chain[1:]) if isinstance(e, OSError)), chain[-1])
-    if isinstance(root, OSError) and root.strerror:
-        detail = root.strerror
-    else:
-        detail = str(root).strip() or ("timed out" if isinstance(root, TimeoutError) else "no details")
-    reason = type(exc).__name__ if root is exc else f"{type(exc).__name__}: {type(root).__name__}"
-    return NoAnswer(f"{reason}: {_QUERY.sub('?<redacted>', detail)[:300]}")
 
 
 def call_steps(
@@ -329,7 +245,7 @@ def call_steps(
             if attempt > 1:
                 log.warning("Sixtyfour %s: giving up after %d attempts", call.describe(), attempt)
         if outcome.truncated and 200 <= outcome.status_code < 300:
-            raise answer_too_large(call, _content_length(outcome.headers))
+            raise answer_too_large(call, content_length(outcome.headers))
         try:
             return read_answer(
                 call, outcome.status_code, outcome.body, outcome.headers, outcome.reason, note=note, redactor=redact
@@ -344,16 +260,6 @@ def _cut(error: SixtyfourError, refused: str | None) -> SixtyfourError:
     if refused:
         error.wait_refused = refused
     return error
-
-
-def _content_length(headers: Mapping[str, str]) -> int | None:
-    for key, value in headers.items():
-        if key.lower() == "content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
 
 
 def drive(steps: Steps[T], send: Callable[[int], Outcome], sleep: Callable[[float], object] = time.sleep) -> T:
@@ -399,3 +305,25 @@ async def adrive(steps: Steps[T], send: Callable[[int], Awaitable[Outcome]]) -> 
             reply = None
         else:
             reply = await send(step.attempt)
+
+
+class Transport:
+    """What both transports give the retry loop: the connection's settings, a logger, the wait limits,
+    one rate-limit gate for all their calls, and a redactor of the API key.
+
+    :param settings: where the API is, the key, the timeout and the retry policy.
+    :param log: where retries are logged.
+    :param limits: what cuts the retry waits short; none by default.
+    """
+
+    def __init__(self, settings: ConnectionSettings, log: LogLike, limits: WaitLimits | None = None) -> None:
+        self.settings = settings
+        self.log = log
+        self.limits = limits or WaitLimits()
+        self.gate = RateLimitGate(max_wait=settings.retry.max_wait)
+        self.redactor = Redactor([settings.api_key])
+
+    def steps(self, call: ApiCall[T], policy: RetryPolicy | None = None) -> Steps[T]:
+        """The retry loop of ``call``, per ``policy`` (default: the connection's)."""
+        retry = policy or self.settings.retry
+        return call_steps(call, retry, self.gate, self.log, limits=self.limits, redactor=self.redactor)

@@ -12,24 +12,13 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_sixtyfour.hooks.retrying import (
-    Answer,
-    BodyCollector,
-    LogLike,
-    NoAnswer,
-    Outcome,
-    Unreadable,
-    Unsendable,
-    WaitLimits,
-    adrive,
-    call_steps,
-    no_answer,
-)
+from airflow_provider_sixtyfour.hooks import outcomes
+from airflow_provider_sixtyfour.hooks.outcomes import Outcome
+from airflow_provider_sixtyfour.hooks.retrying import LogLike, Transport, WaitLimits, adrive
 from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings, user_agent
 from airflow_provider_sixtyfour.hooks.uploads import MultipartBody
 from airflow_provider_sixtyfour.protocol.endpoints import API_KEY_HEADER, ApiCall
-from airflow_provider_sixtyfour.protocol.redaction import Redactor
-from airflow_provider_sixtyfour.protocol.retry import RateLimitGate, RetryPolicy
+from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -65,7 +54,7 @@ async def _within(answer: Awaitable[Outcome], seconds: float) -> Outcome:
 class _Redirected(Exception):
     """Raised by the response hook at a 3xx: the answer as it came, before httpx reads its Location."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: outcomes.Answer) -> None:
         super().__init__(answer.status_code)
         self.answer = answer
 
@@ -74,10 +63,10 @@ async def _stop_at_redirect(response: httpx.Response) -> None:
     # httpx builds the next request from Location even when not following, and a garbled Location
     # raises there; the provider only needs the status and the headers of a redirect.
     if 300 <= response.status_code < 400:
-        raise _Redirected(Answer(response.status_code, b"", response.headers, response.reason_phrase))
+        raise _Redirected(outcomes.Answer(response.status_code, b"", response.headers, response.reason_phrase))
 
 
-class AsyncTransport:
+class AsyncTransport(Transport):
     """Sends API calls with ``httpx.AsyncClient``, retrying per the connection's policy.
 
     :param settings: where the API is, the key, the timeout and the retry policy.
@@ -89,11 +78,7 @@ class AsyncTransport:
     def __init__(self, settings: ConnectionSettings, log: LogLike, limits: WaitLimits | None = None) -> None:
         import httpx
 
-        self.settings = settings
-        self.log = log
-        self.limits = limits or WaitLimits()
-        self.gate = RateLimitGate(max_wait=settings.retry.max_wait)
-        self.redactor = Redactor([settings.api_key])
+        super().__init__(settings, log, limits)
         self.client: httpx.AsyncClient = httpx.AsyncClient(
             headers={API_KEY_HEADER: settings.api_key, "User-Agent": user_agent()},
             timeout=httpx.Timeout(settings.timeout, pool=None),
@@ -108,10 +93,7 @@ class AsyncTransport:
         async def send(_attempt: int) -> Outcome:
             return await self._send(call)
 
-        steps = call_steps(
-            call, policy or self.settings.retry, self.gate, self.log, limits=self.limits, redactor=self.redactor
-        )
-        return await adrive(steps, send)
+        return await adrive(self.steps(call, policy), send)
 
     async def _send(self, call: ApiCall[Any]) -> Outcome:
         import httpx
@@ -131,17 +113,17 @@ class AsyncTransport:
             )
             return await _within(self._exchange(request), timeout)
         except (TimeoutError, asyncio.TimeoutError):
-            return NoAnswer(f"no whole answer within {timeout:g} s (the connection's timeout)")
+            return outcomes.NoAnswer(f"no whole answer within {timeout:g} s (the connection's timeout)")
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as err:
-            return Unsendable(f"{type(err).__name__}: {err}")
+            return outcomes.Unsendable(f"{type(err).__name__}: {err}")
         except (httpx.TransportError, httpx.HTTPError, httpx.StreamError, OSError) as err:
-            return no_answer(err)
+            return outcomes.no_answer(err)
         except Exception as err:
             leaves = _leaves(err)
             if all(isinstance(leaf, _REQUEST_PROBLEMS) for leaf in leaves):
                 # e.g. a header value that is not ASCII, a port out of range
-                return Unsendable("; ".join(f"{type(leaf).__name__}: {leaf}" for leaf in leaves))
-            return no_answer(leaves[0])
+                return outcomes.Unsendable("; ".join(f"{type(leaf).__name__}: {leaf}" for leaf in leaves))
+            return outcomes.no_answer(leaves[0])
 
     async def _exchange(self, request: httpx.Request) -> Outcome:
         """Send ``request`` and read its answer, up to the answer cap."""
@@ -152,13 +134,13 @@ class AsyncTransport:
         except _Redirected as redirect:
             return redirect.answer
         try:
-            collected = BodyCollector(response.headers)
+            collected = outcomes.BodyCollector(response.headers)
             if collected.wants_more:
                 async for chunk in response.aiter_bytes():
                     if not collected.add(chunk):
                         break
         except httpx.DecodingError as err:
-            return Unreadable(
+            return outcomes.Unreadable(
                 f"its body could not be decoded (Content-Encoding {response.headers.get('Content-Encoding')}): {err}"
             )
         finally:

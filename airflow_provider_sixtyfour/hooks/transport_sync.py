@@ -13,23 +13,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_sixtyfour.hooks.retrying import (
-    BodyCollector,
-    LogLike,
-    NoAnswer,
-    Outcome,
-    Unreadable,
-    Unsendable,
-    WaitLimits,
-    call_steps,
-    drive,
-    no_answer,
-)
+from airflow_provider_sixtyfour.hooks import outcomes
+from airflow_provider_sixtyfour.hooks.outcomes import Outcome
+from airflow_provider_sixtyfour.hooks.retrying import LogLike, Transport, WaitLimits, drive
 from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings, user_agent
 from airflow_provider_sixtyfour.hooks.uploads import MultipartBody
 from airflow_provider_sixtyfour.protocol.endpoints import API_KEY_HEADER, ApiCall
-from airflow_provider_sixtyfour.protocol.redaction import Redactor
-from airflow_provider_sixtyfour.protocol.retry import RateLimitGate, RetryPolicy
+from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -40,7 +30,7 @@ T = TypeVar("T")
 READ_CHUNK_BYTES = 64 * 1024
 
 
-class SyncTransport:
+class SyncTransport(Transport):
     """Sends API calls with ``requests``, retrying per the connection's policy.
 
     :param settings: where the API is, the key, the timeout and the retry policy.
@@ -49,11 +39,7 @@ class SyncTransport:
     """
 
     def __init__(self, settings: ConnectionSettings, log: LogLike, limits: WaitLimits | None = None) -> None:
-        self.settings = settings
-        self.log = log
-        self.limits = limits or WaitLimits()
-        self.gate = RateLimitGate(max_wait=settings.retry.max_wait)
-        self.redactor = Redactor([settings.api_key])
+        super().__init__(settings, log, limits)
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -73,10 +59,7 @@ class SyncTransport:
 
     def request(self, call: ApiCall[T], policy: RetryPolicy | None = None) -> T:
         """Send ``call`` (with retries per ``policy``, default the connection's) and return its parsed answer."""
-        steps = call_steps(
-            call, policy or self.settings.retry, self.gate, self.log, limits=self.limits, redactor=self.redactor
-        )
-        return drive(steps, lambda _attempt: self._send(call), self.limits.sleep)
+        return drive(self.steps(call, policy), lambda _attempt: self._send(call), self.limits.sleep)
 
     def _send(self, call: ApiCall[Any]) -> Outcome:
         import requests
@@ -108,7 +91,7 @@ class SyncTransport:
                 )
                 encoding = response.headers.get("Content-Encoding")
                 try:
-                    collected = BodyCollector(response.headers)
+                    collected = outcomes.BodyCollector(response.headers)
                     if collected.wants_more:
                         for chunk in response.iter_content(READ_CHUNK_BYTES):
                             if not collected.add(chunk):
@@ -117,7 +100,7 @@ class SyncTransport:
                     response.close()
             return collected.answer(response.status_code, response.headers, response.reason or "")
         except requests.exceptions.ContentDecodingError as err:
-            return Unreadable(f"its body could not be decoded (Content-Encoding {encoding}): {err}")
+            return outcomes.Unreadable(f"its body could not be decoded (Content-Encoding {encoding}): {err}")
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.InvalidSchema,
@@ -125,13 +108,13 @@ class SyncTransport:
             requests.exceptions.InvalidHeader,
             requests.exceptions.InvalidJSONError,
         ) as err:
-            return Unsendable(f"{type(err).__name__}: {err}")
+            return outcomes.Unsendable(f"{type(err).__name__}: {err}")
         except (requests.RequestException, http.client.HTTPException, OSError) as err:
             if time.monotonic() - began >= timeout:
-                return NoAnswer(f"no whole answer within {timeout:g} s (the connection's timeout)")
-            return no_answer(err)
+                return outcomes.NoAnswer(f"no whole answer within {timeout:g} s (the connection's timeout)")
+            return outcomes.no_answer(err)
         except (ValueError, TypeError, OverflowError) as err:  # e.g. a header value http.client refuses
-            return Unsendable(f"{type(err).__name__}: {err}")
+            return outcomes.Unsendable(f"{type(err).__name__}: {err}")
 
     def close(self) -> None:
         """Close the session's pooled connections."""

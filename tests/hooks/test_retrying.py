@@ -18,19 +18,21 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_sixtyfour.hooks.retrying import (
+from airflow_provider_sixtyfour.hooks.outcomes import (
     Answer,
     BodyCollector,
     NoAnswer,
     Outcome,
-    Send,
     Unreadable,
     Unsendable,
+    no_answer,
+)
+from airflow_provider_sixtyfour.hooks.retrying import (
+    Send,
     Wait,
     WaitLimits,
     call_steps,
     drive,
-    no_answer,
 )
 from airflow_provider_sixtyfour.protocol import endpoints
 from airflow_provider_sixtyfour.protocol.errors import (
