@@ -11,28 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_sixtyfour import connection_form
-from airflow_provider_sixtyfour.hooks.retrying import LogLike, WaitLimits
+from airflow_provider_sixtyfour.hooks import calls
+from airflow_provider_sixtyfour.hooks.retrying import WaitLimits
 from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings, aload_settings, load_settings
 from airflow_provider_sixtyfour.hooks.uploads import open_upload
-from airflow_provider_sixtyfour.protocol import endpoints
-from airflow_provider_sixtyfour.protocol.endpoints import ApiCall
+from airflow_provider_sixtyfour.protocol import endpoints, models
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
-from airflow_provider_sixtyfour.protocol.models import (
-    CancelResult,
-    DownloadLink,
-    LiveStatus,
-    RunRecord,
-    RunStarted,
-    Workflow,
-)
-from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -41,48 +31,6 @@ if TYPE_CHECKING:
     from airflow_provider_sixtyfour.hooks.transport_sync import SyncTransport
 
 __all__ = ["ConnectionSettings", "SixtyfourAsyncHook", "SixtyfourHook"]
-
-#: ``test_connection`` answers quickly rather than wait out the whole retry budget.
-TEST_CONNECTION_MAX_ATTEMPTS = 2
-
-
-def _run_call(
-    workflow_id: str,
-    webhook_payload: object,
-    specs_override: dict[str, Any] | None,
-    save_json: bool,
-    idempotency_key: str | None,
-) -> ApiCall[RunStarted]:
-    # One key for every retry of this call: a replay after a lost answer returns the same run.
-    key = endpoints.new_idempotency_key() if idempotency_key is None else idempotency_key
-    return endpoints.run_workflow(
-        workflow_id, webhook_payload, specs_override, save_json=save_json, idempotency_key=key
-    )
-
-
-def _log_started(log: LogLike, started: RunStarted) -> None:
-    if started.already_started:
-        log.info(
-            "Sixtyfour run %s of workflow %s was already started by an earlier request with the same "
-            "Idempotency-Key; reattached to it",
-            started.job_id,
-            started.workflow_id,
-        )
-    else:
-        log.info("Started Sixtyfour run %s of workflow %s", started.job_id, started.workflow_id)
-
-
-def _test_connection_policy(settings: ConnectionSettings) -> RetryPolicy:
-    # A connection test answers in seconds: two tries, 429s counted among them (no minutes of 429 retries).
-    return replace(
-        settings.retry,
-        max_attempts=min(settings.retry.max_attempts, TEST_CONNECTION_MAX_ATTEMPTS),
-        rate_limit_budget=0.0,
-    )
-
-
-def _connection_test_result(settings: ConnectionSettings, workflows: list[Workflow]) -> tuple[bool, str]:
-    return True, f"Connected to Sixtyfour at {settings.base_url}: {len(workflows)} workflows visible"
 
 
 class SixtyfourHook(BaseHook):
@@ -178,7 +126,7 @@ class SixtyfourHook(BaseHook):
         *,
         save_json: bool = False,
         idempotency_key: str | None = None,
-    ) -> RunStarted:
+    ) -> models.RunStarted:
         """Start a run of ``workflow_id``; retry-safe, as every try of one call sends the same ``Idempotency-Key``.
 
         :param workflow_id: the workflow to run.
@@ -190,12 +138,14 @@ class SixtyfourHook(BaseHook):
             key (e.g. derived from the task instance) to reattach to a run an earlier try started.
         :return: the started run; ``already_started`` is True when the key matched an earlier run.
         """
-        call = _run_call(workflow_id, webhook_payload, specs_override, save_json, idempotency_key)
+        call = calls.run_call(workflow_id, webhook_payload, specs_override, save_json, idempotency_key)
         started = self.transport.request(call)
-        _log_started(self.log, started)
+        calls.log_started(self.log, started)
         return started
 
-    def list_runs(self, status: str | None = None, workflow_id: str | None = None, limit: int = 100) -> list[RunRecord]:
+    def list_runs(
+        self, status: str | None = None, workflow_id: str | None = None, limit: int = 100
+    ) -> list[models.RunRecord]:
         """The organisation's runs, newest first.
 
         :param status: ``running``, ``completed``, ``cancelled`` or ``active`` (queued or running); None for all.
@@ -204,21 +154,21 @@ class SixtyfourHook(BaseHook):
         """
         return self.transport.request(endpoints.list_runs(status, workflow_id, limit))
 
-    def get_live_status(self, job_id: str) -> LiveStatus:
+    def get_live_status(self, job_id: str) -> models.LiveStatus:
         """A run's status and per-block progress.
 
         :param job_id: the run's id, as ``run_workflow`` returned it.
         """
         return self.transport.request(endpoints.get_live_status(job_id))
 
-    def cancel_run(self, job_id: str) -> CancelResult:
+    def cancel_run(self, job_id: str) -> models.CancelResult:
         """Ask for a run to stop; a finished run answers its status unchanged. Cancelling may take effect later.
 
         :param job_id: the run's id.
         """
         return self.transport.request(endpoints.cancel_run(job_id))
 
-    def get_download_links(self, job_id: str, format: str = "csv") -> list[DownloadLink]:
+    def get_download_links(self, job_id: str, format: str = "csv") -> list[models.DownloadLink]:
         """Signed links to a run's result files, one per block; the final output has the highest ``block_number``.
 
         :param job_id: the run's id.
@@ -241,14 +191,14 @@ class SixtyfourHook(BaseHook):
         self.log.info("Uploaded %s to Sixtyfour as handle %s", source.filename, handle)
         return handle
 
-    def get_workflow(self, workflow_id: str) -> Workflow:
+    def get_workflow(self, workflow_id: str) -> models.Workflow:
         """One workflow with its blocks (to check what input it takes before a paid run).
 
         :param workflow_id: the workflow's id.
         """
         return self.transport.request(endpoints.get_workflow(workflow_id))
 
-    def list_workflows(self) -> list[Workflow]:
+    def list_workflows(self) -> list[models.Workflow]:
         """The organisation's workflows (without their blocks)."""
         return self.transport.request(endpoints.list_workflows())
 
@@ -256,10 +206,10 @@ class SixtyfourHook(BaseHook):
         """Check the key and the URL by listing workflows: ``(True, summary)`` or ``(False, what went wrong)``."""
         try:
             settings = self.settings
-            workflows = self.transport.request(endpoints.list_workflows(), _test_connection_policy(settings))
+            workflows = self.transport.request(endpoints.list_workflows(), calls.connection_test_policy(settings))
         except SixtyfourError as err:
             return False, str(err)
-        return _connection_test_result(settings, workflows)
+        return calls.connection_test_result(settings, workflows)
 
     def run_url(self, job_id: str) -> str:
         """The run's page in the Sixtyfour web app (``app_url`` extra).
@@ -339,31 +289,31 @@ class SixtyfourAsyncHook(BaseHook):
         *,
         save_json: bool = False,
         idempotency_key: str | None = None,
-    ) -> RunStarted:
+    ) -> models.RunStarted:
         """Start a run; see :meth:`SixtyfourHook.run_workflow`."""
-        call = _run_call(workflow_id, webhook_payload, specs_override, save_json, idempotency_key)
+        call = calls.run_call(workflow_id, webhook_payload, specs_override, save_json, idempotency_key)
         started = await (await self.get_transport()).request(call)
-        _log_started(self.log, started)
+        calls.log_started(self.log, started)
         return started
 
     async def list_runs(
         self, status: str | None = None, workflow_id: str | None = None, limit: int = 100
-    ) -> list[RunRecord]:
+    ) -> list[models.RunRecord]:
         """The organisation's runs, newest first (one request answers for many runs: the shared poller uses it).
 
         See :meth:`SixtyfourHook.list_runs`.
         """
         return await (await self.get_transport()).request(endpoints.list_runs(status, workflow_id, limit))
 
-    async def get_live_status(self, job_id: str) -> LiveStatus:
+    async def get_live_status(self, job_id: str) -> models.LiveStatus:
         """A run's status and per-block progress; see :meth:`SixtyfourHook.get_live_status`."""
         return await (await self.get_transport()).request(endpoints.get_live_status(job_id))
 
-    async def cancel_run(self, job_id: str) -> CancelResult:
+    async def cancel_run(self, job_id: str) -> models.CancelResult:
         """Ask for a run to stop; see :meth:`SixtyfourHook.cancel_run`."""
         return await (await self.get_transport()).request(endpoints.cancel_run(job_id))
 
-    async def get_download_links(self, job_id: str, format: str = "csv") -> list[DownloadLink]:
+    async def get_download_links(self, job_id: str, format: str = "csv") -> list[models.DownloadLink]:
         """Signed links to a run's result files; see :meth:`SixtyfourHook.get_download_links`."""
         return await (await self.get_transport()).request(endpoints.get_download_links(job_id, format))
 
@@ -378,11 +328,11 @@ class SixtyfourAsyncHook(BaseHook):
         self.log.info("Uploaded %s to Sixtyfour as handle %s", source.filename, handle)
         return handle
 
-    async def get_workflow(self, workflow_id: str) -> Workflow:
+    async def get_workflow(self, workflow_id: str) -> models.Workflow:
         """One workflow with its blocks; see :meth:`SixtyfourHook.get_workflow`."""
         return await (await self.get_transport()).request(endpoints.get_workflow(workflow_id))
 
-    async def list_workflows(self) -> list[Workflow]:
+    async def list_workflows(self) -> list[models.Workflow]:
         """The organisation's workflows."""
         return await (await self.get_transport()).request(endpoints.list_workflows())
 
@@ -390,11 +340,11 @@ class SixtyfourAsyncHook(BaseHook):
         """Check the key and the URL; see :meth:`SixtyfourHook.test_connection`."""
         try:
             settings = await self.get_settings()
-            policy = _test_connection_policy(settings)
+            policy = calls.connection_test_policy(settings)
             workflows = await (await self.get_transport()).request(endpoints.list_workflows(), policy)
         except SixtyfourError as err:
             return False, str(err)
-        return _connection_test_result(settings, workflows)
+        return calls.connection_test_result(settings, workflows)
 
     def run_url(self, job_id: str) -> str:
         """The run's page in the Sixtyfour web app; needs the settings loaded (see :attr:`settings`)."""
