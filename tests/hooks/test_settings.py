@@ -271,3 +271,21 @@ def test_settings_built_directly_have_default_extras_and_hide_them_from_repr() -
     settings = ConnectionSettings("c", "https://api", KEY, timeout=2)
     assert settings.extras == ConnectionExtras()
     assert "extras" not in repr(settings)
+
+
+def test_a_new_extra_needs_only_its_definition(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Declaring a field in EXTRA_FIELDS is enough for it to be validated and read, typed, from the settings."""
+    from airflow_provider_sixtyfour import connection_form
+    from airflow_provider_sixtyfour.hooks import settings as settings_module
+
+    page_size = connection_form.integer_extra("page_size", "Page size", "Runs per listing.", 100, minimum=1)
+    fields = (*EXTRA_FIELDS, page_size)
+    monkeypatch.setattr(connection_form, "EXTRA_FIELDS", fields)
+    monkeypatch.setattr(settings_module, "EXTRA_FIELDS", fields)
+    assert "page_size" in connection_form.conn_fields()
+    assert load_settings(set_conn(monkeypatch, conn(extra={"page_size": "250"}))).extras[page_size] == 250
+    assert load_settings(set_conn(monkeypatch, conn())).extras[page_size] == 100
+    with pytest.raises(
+        SixtyfourInputError, match=r"extra 'page_size' \(Page size\) must be a whole number of at least 1"
+    ):
+        load_settings(set_conn(monkeypatch, conn(extra={"page_size": 0})))
