@@ -181,10 +181,6 @@ class _PadCycle:
         text = self._bare[j]
         return (text[:-1] + _filler(fill) + "\n").encode()
 
-    def row_sized(self, j: int, size: int) -> bytes:
-        """Padding row ``j`` with exactly ``size`` bytes (``size`` at least its bare length)."""
-        return self.row(j, size - self.row_len)
-
 
 def _filler(length: int) -> str:
     if length <= len(_FILLER):
