@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from conftest import sha256_of, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.files import sha256_of
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer
 from airflow_provider_sixtyfour.protocol.models import RunRecord

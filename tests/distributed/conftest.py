@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, airflow_major, sixtyfour_connection_uri_json
+from helpers.airflow_cli import airflow_major
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 from secret_audit import _USER_TABLES, AUDIT
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import airflow_major
+from helpers.airflow_cli import airflow_major
 
 from .airflow_cluster import AirflowCluster
 

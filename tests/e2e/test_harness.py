@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import airflow_major
+from helpers.airflow_cli import airflow_major
 
 from .airflow_cluster import AirflowCluster, ClusterError
 from .conftest import StartCluster

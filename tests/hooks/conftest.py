@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourAsyncHook, SixtyfourHook

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import (

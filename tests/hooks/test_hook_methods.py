@@ -7,7 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, free_port
+from helpers.keys import TEST_API_KEY
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer
 from airflow_provider_sixtyfour.protocol.endpoints import RUN_WORKFLOW, UPLOAD_CSV

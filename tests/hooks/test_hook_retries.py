@@ -8,7 +8,8 @@ import re
 import time
 
 import pytest
-from conftest import TEST_API_KEY, free_port
+from helpers.keys import TEST_API_KEY
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_WORKFLOWS, LIVE_STATUS, RUN_WORKFLOW, UPLOAD_CSV

@@ -14,7 +14,8 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, first_event
+from helpers.keys import TEST_API_KEY
+from helpers.triggers import first_event
 from hostile_wire import Exchange, answer, drip, endless, head
 
 from airflow_provider_sixtyfour.hooks.retrying import OFF_LOOP_PARSE_BYTES

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 from hostile_wire import Exchange, HostileServer, answer, head, raw
 
 from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings

@@ -104,7 +104,7 @@ SECRET_MARKERS = ("signature=", "expires=")
 
 def assert_no_signed_url(text: str, *urls: str | None) -> None:
     """No signed query string (nor the API key) in ``text``."""
-    from conftest import TEST_API_KEY
+    from helpers.keys import TEST_API_KEY
 
     for marker in SECRET_MARKERS:
         assert marker not in text, f"a signed URL's query string leaked: {marker!r} found"
@@ -154,7 +154,7 @@ def hostile() -> Iterator[Any]:
 @pytest.fixture
 def hostile_hook(hostile: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A ``SixtyfourHook`` whose API is the hostile server's stand-in."""
-    from conftest import sixtyfour_connection_uri_json
+    from helpers.connections import sixtyfour_connection_uri_json
 
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import STORAGE_ROUTE, EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import DOWNLOAD_LINKS

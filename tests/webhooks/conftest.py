@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import WEBHOOK_SECRET
+from helpers.keys import WEBHOOK_SECRET
 from secret_audit import register_secret
 
 from airflow_provider_sixtyfour.webhooks.receiver.service import build_app

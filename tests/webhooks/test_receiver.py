@@ -11,7 +11,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET, free_port
+from helpers.keys import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.webhooks.receiver.logs import JsonFormatter
 from webhooks.conftest import FakeAirflow, StartReceiver, signed

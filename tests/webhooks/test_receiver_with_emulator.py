@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import aiohttp
-from conftest import TEST_API_KEY, WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.keys import TEST_API_KEY, WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
 
 from airflow_provider_sixtyfour.emulator import (
     OUTGOING_WEBHOOK_ROUTE,
