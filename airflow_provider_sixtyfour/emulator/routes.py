@@ -60,17 +60,9 @@ GET_WORKFLOW = _documented("get_workflow_workflows__workflow_id__get")
 #: (its field and answer names are assumptions the client shares, see ``protocol.endpoints``).
 UPLOAD_CSV = ApiRoute("POST", "/storage/csv/upload", documented=False)
 
-#: Every API route the emulator serves (not its ``/_storage/`` files nor its ``/_emulator/`` admin routes).
-API_ROUTES: tuple[ApiRoute, ...] = (
-    RUN_WORKFLOW,
-    LIST_RUNS,
-    LIVE_STATUS,
-    CANCEL_RUN,
-    DOWNLOAD_LINKS,
-    UPLOAD_CSV,
-    LIST_WORKFLOWS,
-    GET_WORKFLOW,
-)
+#: Every API route the emulator serves (not its ``/_storage/`` files nor its ``/_emulator/`` admin routes):
+#: the document's, in its order, then the undocumented ones.
+API_ROUTES: tuple[ApiRoute, ...] = (*_OPERATIONS.values(), UPLOAD_CSV)
 
 #: The route templates of :data:`API_ROUTES` (what a ``FaultRule`` and the stats name a route by).
 API_PATHS: tuple[str, ...] = tuple(route.path for route in API_ROUTES)
