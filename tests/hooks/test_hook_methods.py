@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers.hooks import FAST_WORKFLOW, SLOW_WORKFLOW, HookClient, wait_for
 from helpers.keys import TEST_API_KEY
 from helpers.net import free_port
 
@@ -15,8 +16,6 @@ from airflow_provider_sixtyfour.protocol.endpoints import RUN_WORKFLOW, UPLOAD_C
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourNotFoundError
 from airflow_provider_sixtyfour.protocol.models import RunStarted
 from airflow_provider_sixtyfour.protocol.statuses import BlockStatus, RunStatus
-
-from .conftest import FAST_WORKFLOW, SLOW_WORKFLOW, HookClient, wait_for
 
 LEADS = [{"name": "Ada Lovelace", "company": "Analytical Engines"}, {"name": "Grace Hopper", "company": "Navy"}]
 CSV = b'name,domain,notes\nAcme,acme.com,"multi\nline"\nGlobex,globex.com,plain\n'

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
+from helpers.hooks import AllLogs, point_conn
 from helpers.keys import TEST_API_KEY
 from helpers.triggers import first_event
 from hostile_wire import Exchange, answer, drip, endless, head
@@ -32,8 +33,6 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourValidationError,
 )
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
-
-from .conftest import AllLogs, point_conn
 
 KINDS = ["sync", "async"]
 JOB_ID = str(uuid.UUID(int=11))
