@@ -2,17 +2,20 @@
 
 Starts ``sixtyfour-emulator`` as a subprocess (rate limit off) unless ``--url`` points at a running one,
 seeds runs, then hammers ``live_status`` and ``GET /workflows/runs`` with keep-alive aiohttp clients
-and prints requests per second for each scenario, and the download throughput of a large result file.
+and prints requests per second for each scenario, and the download throughput of a large result file
+(with ``--json PATH``, it also writes those figures there: ``{"results": {scenario: value}}``).
 Wall-clock req/s includes the client's cost on the same machine; "[per emulator CPU-second]" divides
 the requests by the emulator process's own CPU time, i.e. its ceiling on one free core.
 
     python bench/emulator_ceiling.py [--seconds 5] [--concurrency 32] [--active-runs 5000] [--download-mib 1024]
+        [--json ceiling.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import subprocess
@@ -161,6 +164,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--active-runs", type=int, default=5000)
     parser.add_argument("--download-mib", type=int, default=1024, help="0 skips the download test")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     proc = None
     base = args.url
@@ -176,6 +180,9 @@ def main() -> None:
     for name, value in results.items():
         unit = "" if "MB/s" in name or "errors" in name or "CPU" in name else " req/s"
         print(f"  {name:<76} {value:>8.0f}{unit}")
+    if args.json is not None:
+        document = {"base_url": base, "concurrency": args.concurrency, "results": results}
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ Runs, one after another so that they do not share the machine's two cores:
    information, with the opt-in ``sha256=True``.
 
 Each script prints its own tables (streamed here as it runs and kept in the report) and writes its figures to
-the JSON file named by ``--json`` (``emulator_ceiling.py``, which has no ``--json``, is read from its printed
-lines); this command reads those figures, puts each next to its baseline from the same run and its target, and
-writes the report. A script that is missing, fails, overruns its time or writes no figures is reported as not
-run, with the reason. Benchmarks print; they assert nothing.
+the JSON file named by ``--json``; this command reads only those figures (never the printed text), puts each
+next to its baseline from the same run and its target, and writes the report. A script that is missing,
+fails (a flag it does not take fails it), overruns its time or writes no figures is reported as not run, with
+the reason. Benchmarks print; they assert nothing.
 
     python bench/run_all.py [--profile full|tiny] [--only parse,ceiling,polling,download] [--output BENCHMARKS.md]
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -40,8 +39,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import BENCH_DIR, REPO_ROOT, format_table, installed_version, machine_info
 
 STEP_NAMES = ("parse", "ceiling", "polling", "download")
-# Steps whose figures come only from the script's --json file: without it there is nothing to report.
-JSON_STEPS = frozenset({"parse", "polling", "download"})
 JSON_DIR_PREFIX = "bench-run-all-"
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -99,7 +96,6 @@ class Invocation:
     output: str = ""
     seconds: float = 0.0
     problem: str | None = None
-    dropped_flags: list[str] = field(default_factory=list)
     json_result: Any = None
 
 
@@ -122,21 +118,12 @@ class Step:
         return "\n".join(i.output for i in self.invocations)
 
 
-def script_help(path: Path) -> str:
-    """The script's ``--help`` text (cheap: the scripts import heavy things only inside functions)."""
-    out = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, timeout=60)
-    return out.stdout + out.stderr
-
-
-def build_command(path: Path, wanted: dict[str, str | None], help_text: str) -> tuple[list[str], list[str]]:
-    """The command for ``path`` with the wanted flags its ``--help`` knows; and the flags it does not know."""
-    command, dropped = [sys.executable, str(path)], []
-    for flag, value in wanted.items():
-        if re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text):
-            command += [flag] if value is None else [flag, value]
-        else:
-            dropped.append(flag)
-    return command, dropped
+def build_command(path: Path, flags: dict[str, str | None], json_path: Path) -> list[str]:
+    """The command for ``path`` with ``flags`` (a None value: a flag without a value) and ``--json json_path``."""
+    command = [sys.executable, str(path)]
+    for flag, value in flags.items():
+        command += [flag] if value is None else [flag, value]
+    return [*command, "--json", str(json_path)]
 
 
 def run_streaming(command: list[str], label: str, timeout: float) -> tuple[str, float, str | None]:
@@ -209,19 +196,18 @@ def run_step(
         step.problem = f"not run: script missing ({path.relative_to(bench_dir.parent)})"
         print(f"\n=== {name}: {step.problem}", flush=True)
         return step
-    help_text = script_help(path)
     deadline = time.monotonic() + timeout
     for i, flags in enumerate(wanted):
         json_path = json_dir / f"{name}-{i}.json"
-        command, dropped = build_command(path, {**flags, "--json": str(json_path)}, help_text)
+        command = build_command(path, flags, json_path)
         remaining = deadline - time.monotonic()
         if remaining <= 5:
             step.invocations.append(Invocation(command, problem=f"not run: the step's {timeout:.0f} s were used up"))
             continue
         output, seconds, problem = run_streaming(command, f"{name} ({script})", remaining)
-        invocation = Invocation(command, output, seconds, problem, [f for f in dropped if f != "--json"])
+        invocation = Invocation(command, output, seconds, problem)
         if problem is None:
-            invocation.json_result, invocation.problem = read_json(json_path, name in JSON_STEPS, "--json" in dropped)
+            invocation.json_result, invocation.problem = read_json(json_path)
         step.invocations.append(invocation)
     problems = [i.problem for i in step.invocations if i.problem]
     if problems and len(problems) == len(step.invocations):
@@ -229,13 +215,9 @@ def run_step(
     return step
 
 
-def read_json(path: Path, required: bool, not_taken: bool) -> tuple[Any, str | None]:
-    """The figures a script wrote to ``--json``; and, when the step needs them and has none, why."""
+def read_json(path: Path) -> tuple[Any, str | None]:
+    """The figures a script wrote to ``--json``; and, when it wrote none, why."""
     if not path.is_file():
-        if not required:
-            return None, None
-        if not_taken:
-            return None, "no figures: the script does not take --json"
         return None, "no figures: the script finished without writing its --json file"
     try:
         return json.loads(path.read_text()), None
@@ -256,17 +238,13 @@ def read_parse(step: Step) -> dict[str, Any]:
     return {}
 
 
-CEILING_LINE = re.compile(r"^\s{2}(?P<name>\S.*?)\s{2,}(?P<value>-?[\d.]+)(?: req/s)?\s*$")
-
-
-def read_ceiling(output: str) -> dict[str, float]:
-    """emulator_ceiling.py prints ``  <scenario>   <value>[ req/s]`` lines after its header."""
-    figures = {}
-    for line in output.splitlines():
-        match = CEILING_LINE.match(line)
-        if match:
-            figures[match.group("name").strip()] = float(match.group("value"))
-    return figures
+def read_ceiling(step: Step) -> dict[str, float]:
+    """emulator_ceiling.py's ``--json``: ``{"results": {scenario: value}}`` (req/s, MB/s, CPU-s rates, errors)."""
+    for invocation in step.invocations:
+        document = invocation.json_result
+        if isinstance(document, dict) and isinstance(document.get("results"), dict):
+            return {str(name): float(value) for name, value in document["results"].items()}
+    return {}
 
 
 POLLING_REQUIRED = {"mode", "runs", "wall_s", "lists", "live", "req_per_min", "poll_per_min", "calls_per_run"}
@@ -566,7 +544,7 @@ def markdown_table(figures: list[Figure]) -> str:
 
 
 def write_report(steps: dict[str, Step], args: argparse.Namespace, started: float, info: dict[str, str]) -> str:
-    ceiling = read_ceiling(steps["ceiling"].output) if "ceiling" in steps else {}
+    ceiling = read_ceiling(steps["ceiling"]) if "ceiling" in steps else {}
     polling = read_polling(steps["polling"]) if "polling" in steps else []
     download = read_download(steps["download"]) if "download" in steps else {}
     sections: dict[str, list[Figure]] = {
@@ -635,8 +613,6 @@ def write_report(steps: dict[str, Step], args: argparse.Namespace, started: floa
             out += [verdict, ""] if verdict else []
         for invocation in step.invocations:
             out.append(f"`{shlex.join(_display(invocation.command))}` ({invocation.seconds:.0f} s)")
-            if invocation.dropped_flags:
-                out.append(f"(flags the script does not take, left out: {', '.join(invocation.dropped_flags)})")
             if invocation.problem:
                 out.append(f"**{invocation.problem}**")
             out += ["", "```", _strip_progress(invocation.output).rstrip() or "(no output)", "```", ""]

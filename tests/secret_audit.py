@@ -14,7 +14,7 @@ Registered for the whole suite from ``tests/conftest.py`` (``pytest_plugins``). 
 * **subprocess**: the output of every ``airflow`` command run through ``AirflowCli.run``, and at teardown
   the log files of each ``AirflowCli`` home and of each e2e ``AirflowCluster`` (service and task logs);
 * **lineage**: at teardown, every OpenLineage event file under ``openlineage/`` of each ``AirflowCli``
-  home and e2e cluster home (where ``conftest.openlineage_env`` points the provider's file transport);
+  home and e2e cluster home (where ``helpers.lineage.openlineage_env`` points the provider's file transport);
 * **database**: at teardown, every row of the runtime tables (XCom values, rendered template fields,
   task instances and their ``next_kwargs``, triggers, DAG runs, asset events, the task state store, the
   event log, ...) of each ``AirflowCli`` home and e2e cluster database. Tables holding what the user
@@ -181,10 +181,10 @@ class SecretAudit:
             if unknown:
                 raise pytest.UsageError(f"{MARKER}: unknown sources {sorted(unknown)}; use some of {SOURCES}")
             self.exempt = frozenset(sources)
-        conftest = sys.modules.get("conftest")
-        self.add_secret(getattr(conftest, "TEST_API_KEY", None), "TEST_API_KEY")
+        keys = sys.modules.get("helpers.keys")
+        self.add_secret(getattr(keys, "TEST_API_KEY", None), "TEST_API_KEY")
         for name in ("WEBHOOK_SECRET", "WEBHOOK_OLD_SECRET"):
-            self.add_secret(getattr(conftest, name, None), name)
+            self.add_secret(getattr(keys, name, None), name)
         self.active = True
         self._attach_log_handler()
         _install_structlog_processor()
@@ -402,11 +402,11 @@ def _wrap_trigger_event(audit: SecretAudit) -> None:
 
 
 def _wrap_test_helpers(audit: SecretAudit) -> None:
-    """The suite's own helpers: ``AirflowCli`` (conftest), ``FakeTaskInstance``, the e2e cluster.
+    """The suite's own helpers: ``AirflowCli`` (``helpers.airflow_cli``), ``FakeTaskInstance``, the e2e cluster.
 
     They are wrapped lazily, once their modules are imported (collection imports them before any test).
     """
-    _when_imported("conftest", lambda module: _wrap_airflow_cli(audit, module))
+    _when_imported("helpers.airflow_cli", lambda module: _wrap_airflow_cli(audit, module))
     _when_imported("dags.support", lambda module: _wrap_fake_ti(audit, module))
     _when_imported("e2e.airflow_cluster", lambda module: _wrap_cluster(audit, module))
     _when_imported("tests.e2e.airflow_cluster", lambda module: _wrap_cluster(audit, module))

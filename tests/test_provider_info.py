@@ -114,7 +114,7 @@ def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli: Any) -> None:
 
 
 def test_airflow_connections_know_the_sixtyfour_type(airflow_cli: Any, emulator: Any) -> None:
-    from conftest import TEST_API_KEY
+    from helpers.keys import TEST_API_KEY
 
     added = airflow_cli.run(
         "connections",

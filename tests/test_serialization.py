@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from conftest import airflow_major
+from helpers.airflow_cli import airflow_major
 
 from airflow_provider_sixtyfour.operators.download_results import DEFAULT_ASSET_ALIAS
 from airflow_provider_sixtyfour.operators.sixtyfour import (

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -41,6 +42,23 @@ def _bad(message: str) -> web.Response:
     return _json({"detail": message}, 400)
 
 
+class _Created(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+C = TypeVar("C", bound=_Created)
+
+
+async def _create(request: web.Request, parse: Callable[[dict[str, Any]], C], add: Callable[[C], None]) -> web.Response:
+    """Read a ``from_dict`` body (400 naming what is wrong), ``add`` it, and answer it back with 201."""
+    try:
+        item = parse(await _body(request))
+    except (TypeError, ValueError) as err:
+        return _bad(str(err))
+    add(item)
+    return _json(item.to_dict(), 201)
+
+
 def add_admin_routes(app: web.Application, core: EmulatorCore) -> None:
     """Register the ``/_emulator/`` routes of ``core`` on ``app``."""
 
@@ -54,12 +72,7 @@ def add_admin_routes(app: web.Application, core: EmulatorCore) -> None:
         return _json(core.faults.describe())
 
     async def add_fault(request: web.Request) -> web.Response:
-        try:
-            rule = FaultRule.from_dict(await _body(request))
-        except (TypeError, ValueError) as err:
-            return _bad(str(err))
-        core.add_fault(rule)
-        return _json(rule.to_dict(), 201)
+        return await _create(request, FaultRule.from_dict, core.add_fault)
 
     async def clear_faults(request: web.Request) -> web.Response:
         core.faults.clear()
@@ -69,12 +82,7 @@ def add_admin_routes(app: web.Application, core: EmulatorCore) -> None:
         return _json([spec.to_dict() for spec in core.store.workflows.values()])
 
     async def add_workflow(request: web.Request) -> web.Response:
-        try:
-            spec = WorkflowSpec.from_dict(await _body(request))
-        except (TypeError, ValueError) as err:
-            return _bad(str(err))
-        core.add_workflow(spec)
-        return _json(spec.to_dict(), 201)
+        return await _create(request, WorkflowSpec.from_dict, core.add_workflow)
 
     async def reset(request: web.Request) -> web.Response:
         core.reset()
@@ -112,16 +120,20 @@ def add_admin_routes(app: web.Application, core: EmulatorCore) -> None:
         digest = await asyncio.get_running_loop().run_in_executor(None, core.files.sha256, file)
         return _json({"sha256": digest})
 
-    router = app.router
-    router.add_get(f"{ADMIN_PREFIX}/stats", stats)
-    router.add_get(f"{ADMIN_PREFIX}/health", health)
-    router.add_get(f"{ADMIN_PREFIX}/faults", list_faults)
-    router.add_post(f"{ADMIN_PREFIX}/faults", add_fault)
-    router.add_delete(f"{ADMIN_PREFIX}/faults", clear_faults)
-    router.add_get(f"{ADMIN_PREFIX}/workflows", list_workflows)
-    router.add_post(f"{ADMIN_PREFIX}/workflows", add_workflow)
-    router.add_post(f"{ADMIN_PREFIX}/reset", reset)
-    router.add_post(f"{ADMIN_PREFIX}/rate-limit", rate_limit)
-    router.add_post(f"{ADMIN_PREFIX}/credits", credits)
-    router.add_get(f"{ADMIN_PREFIX}/runs/{{job_id}}", get_run)
-    router.add_get(f"{ADMIN_PREFIX}/files/{{job_id}}/{{filename}}/sha256", file_sha256)
+    # The emulator's own routes, not in the OpenAPI document (``emulator.routes`` has the API's).
+    admin_routes: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]], ...] = (
+        ("GET", "/stats", stats),
+        ("GET", "/health", health),
+        ("GET", "/faults", list_faults),
+        ("POST", "/faults", add_fault),
+        ("DELETE", "/faults", clear_faults),
+        ("GET", "/workflows", list_workflows),
+        ("POST", "/workflows", add_workflow),
+        ("POST", "/reset", reset),
+        ("POST", "/rate-limit", rate_limit),
+        ("POST", "/credits", credits),
+        ("GET", "/runs/{job_id}", get_run),
+        ("GET", "/files/{job_id}/{filename}/sha256", file_sha256),
+    )
+    for method, path, handler in admin_routes:
+        app.router.add_route(method, ADMIN_PREFIX + path, handler)

@@ -1,4 +1,4 @@
-"""The emulator's HTTP routes (aiohttp), registered on the route templates of ``protocol.endpoints``.
+"""The emulator's HTTP routes (aiohttp), registered on the routes of the OpenAPI document (``emulator.routes``).
 
 Every API route goes through one wrapper that counts the request, injects armed faults, checks the
 API key and the per-key rate limit, and adds the ``X-RateLimit-*`` headers. Error bodies use the
@@ -27,25 +27,28 @@ from airflow_provider_sixtyfour.emulator.core import EmulatorCore
 from airflow_provider_sixtyfour.emulator.faults import STORAGE_ROUTE, FaultRule
 from airflow_provider_sixtyfour.emulator.inputs import CsvFileInput, InputRows, PayloadInput, SampleInput
 from airflow_provider_sixtyfour.emulator.results import ResultFile
+from airflow_provider_sixtyfour.emulator.routes import (
+    CANCEL_RUN,
+    DOWNLOAD_LINKS,
+    GET_WORKFLOW,
+    LIST_RUNS,
+    LIST_WORKFLOWS,
+    LIVE_STATUS,
+    RUN_WORKFLOW,
+    UPLOAD_CSV,
+    ApiRoute,
+)
 from airflow_provider_sixtyfour.emulator.runs import Run, block_ids
 from airflow_provider_sixtyfour.emulator.specs import SOURCE_BLOCKS, WorkflowSpec
 from airflow_provider_sixtyfour.emulator.state import UploadedCsv
 from airflow_provider_sixtyfour.emulator.stats import INVALID_KEY, NO_KEY, SIGNED_URL, UNMATCHED_ROUTE
 from airflow_provider_sixtyfour.protocol.endpoints import (
     API_KEY_HEADER,
-    CANCEL_RUN,
-    DOWNLOAD_LINKS,
-    GET_WORKFLOW,
     IDEMPOTENCY_KEY_HEADER,
     LIST_LIMIT_MAX,
-    LIST_RUNS,
-    LIST_WORKFLOWS,
-    LIVE_STATUS,
     RESOURCE_HANDLE_SPEC_KEY,
     RESULT_FORMATS,
-    RUN_WORKFLOW,
     SAVE_JSON_FORMATS,
-    UPLOAD_CSV,
     UPLOAD_FIELD_NAME,
     UPLOAD_HANDLE_KEY,
 )
@@ -320,7 +323,7 @@ class EmulatorRoutes:
             if not handle:
                 raise detail_error(
                     400,
-                    f"This workflow starts with 'read_csv': upload the CSV with POST {UPLOAD_CSV} and pass its "
+                    f"This workflow starts with 'read_csv': upload the CSV with POST {UPLOAD_CSV.path} and pass its "
                     f"handle as specs_override.{RESOURCE_HANDLE_SPEC_KEY}",
                 )
             upload = self.core.store.org(caller.org_id).uploads.get(str(handle))
@@ -442,7 +445,7 @@ class EmulatorRoutes:
             layout = await self._layout(file)
             url: str | None = core.signer.sign(base_url, core.bucket, run.job_id, file.filename, ttl)
             message = None
-            rule = core.faults.draw(DOWNLOAD_LINKS, request.method, {"null_url"}, file.filename)
+            rule = core.faults.draw(DOWNLOAD_LINKS.path, request.method, {"null_url"}, file.filename)
             if rule is not None:
                 core.stats.faults[rule.kind] += 1
                 url, message = None, "Could not create a signed download URL for this file"
@@ -711,15 +714,19 @@ def build_app(core: EmulatorCore) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.on_cleanup.append(core.webhooks.close)
     router = app.router
-    # Plain paths before the templated ``/workflows/{workflow_id}``, which would otherwise shadow them.
-    router.add_post(RUN_WORKFLOW, routes.api(RUN_WORKFLOW, routes.run_workflow))
-    router.add_get(LIST_RUNS, routes.api(LIST_RUNS, routes.list_runs))
-    router.add_post(CANCEL_RUN, routes.api(CANCEL_RUN, routes.cancel_run))
-    router.add_post(UPLOAD_CSV, routes.api(UPLOAD_CSV, routes.upload_csv))
-    router.add_get(LIST_WORKFLOWS, routes.api(LIST_WORKFLOWS, routes.list_workflows))
-    router.add_get(LIVE_STATUS, routes.api(LIVE_STATUS, routes.live_status))
-    router.add_get(DOWNLOAD_LINKS, routes.api(DOWNLOAD_LINKS, routes.download_links))
-    router.add_get(GET_WORKFLOW, routes.api(GET_WORKFLOW, routes.get_workflow))
+    handlers: dict[ApiRoute, Handler] = {
+        RUN_WORKFLOW: routes.run_workflow,
+        LIST_RUNS: routes.list_runs,
+        CANCEL_RUN: routes.cancel_run,
+        UPLOAD_CSV: routes.upload_csv,
+        LIST_WORKFLOWS: routes.list_workflows,
+        LIVE_STATUS: routes.live_status,
+        DOWNLOAD_LINKS: routes.download_links,
+        GET_WORKFLOW: routes.get_workflow,
+    }
+    # Plain paths before templated ones: ``/workflows/{workflow_id}`` would otherwise shadow ``/workflows/runs``.
+    for route in sorted(handlers, key=lambda r: "{" in r.path):
+        router.add_route(route.method, route.path, routes.api(route.path, handlers[route]))
     router.add_get(STORAGE_ROUTE, routes.storage)
     add_admin_routes(app, core)
     router.add_route("*", "/{tail:.*}", routes.not_found)

@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from airflow_provider_sixtyfour.emulator.known_keys import check_known_keys
-from airflow_provider_sixtyfour.protocol.endpoints import ALL_ROUTES, DOWNLOAD_LINKS
+from airflow_provider_sixtyfour.emulator.routes import API_PATHS, DOWNLOAD_LINKS
 
 #: The route template of the emulator's own signed-URL file storage (the targets of ``download_url``).
 STORAGE_ROUTE = "/_storage/{bucket}/{job_id}/{filename}"
@@ -45,7 +45,7 @@ _NOT_API = frozenset({STORAGE_ROUTE, OUTGOING_WEBHOOK_ROUTE})
 class FaultRule:
     """A fault the emulator injects into requests on one route.
 
-    :param route: a route template from ``protocol.endpoints`` (e.g. ``LIVE_STATUS``), :data:`STORAGE_ROUTE`
+    :param route: an API route template of ``emulator.routes`` (e.g. ``LIVE_STATUS.path``), :data:`STORAGE_ROUTE`
         for file downloads, :data:`OUTGOING_WEBHOOK_ROUTE` for webhook deliveries (kinds ``drop``,
         ``duplicate``, ``delay``, ``reorder``), or ``"*"`` for every API route. ``truncate`` and ``expire``
         always apply to downloads; ``route=DOWNLOAD_LINKS`` is accepted for them and means the same.
@@ -80,14 +80,14 @@ class FaultRule:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"FaultRule kind {self.kind!r} is unknown; use one of {sorted(FAULT_KINDS)}")
         route = self.route
-        if self.kind in _STORAGE_KINDS and route in (DOWNLOAD_LINKS, STORAGE_ROUTE):
+        if self.kind in _STORAGE_KINDS and route in (DOWNLOAD_LINKS.path, STORAGE_ROUTE):
             route = STORAGE_ROUTE
-        valid = (*ALL_ROUTES, STORAGE_ROUTE, OUTGOING_WEBHOOK_ROUTE, ANY_API_ROUTE)
+        valid = (*API_PATHS, STORAGE_ROUTE, OUTGOING_WEBHOOK_ROUTE, ANY_API_ROUTE)
         if route not in valid:
             raise ValueError(f"FaultRule route {self.route!r} is not a route template; use one of {list(valid)}")
         if self.kind in _STORAGE_KINDS and route != STORAGE_ROUTE:
             raise ValueError(f"FaultRule kind {self.kind!r} applies to downloads: use route=STORAGE_ROUTE")
-        if self.kind == "null_url" and route != DOWNLOAD_LINKS:
+        if self.kind == "null_url" and route != DOWNLOAD_LINKS.path:
             raise ValueError("FaultRule kind 'null_url' applies to route=DOWNLOAD_LINKS")
         if route == STORAGE_ROUTE and self.kind == "lose_response":
             raise ValueError("FaultRule kind 'lose_response' does not apply to downloads; use 'truncate'")

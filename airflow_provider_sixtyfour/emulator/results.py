@@ -14,11 +14,14 @@ import io
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from airflow_provider_sixtyfour.emulator.enrichment import NOTES_COLUMN, block_columns, block_values, notes_value
 from airflow_provider_sixtyfour.emulator.inputs import InputRows
+
+V = TypeVar("V")
 
 CHUNK_BYTES = 1 << 20
 _BASE_FLUSH_BYTES = 256 * 1024
@@ -181,10 +184,6 @@ class _PadCycle:
         text = self._bare[j]
         return (text[:-1] + _filler(fill) + "\n").encode()
 
-    def row_sized(self, j: int, size: int) -> bytes:
-        """Padding row ``j`` with exactly ``size`` bytes (``size`` at least its bare length)."""
-        return self.row(j, size - self.row_len)
-
 
 def _filler(length: int) -> str:
     if length <= len(_FILLER):
@@ -192,44 +191,42 @@ def _filler(length: int) -> str:
     return (_FILLER * (length // len(_FILLER) + 1))[:length]
 
 
+class _Lru(Generic[V]):
+    """A small thread-safe least-recently-used cache; a missing value is made outside the lock."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[tuple[str, str, int, int | None], V] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, int, int | None], make: Callable[[], V]) -> V:
+        """The cached value of ``key``, or ``make()``'s, cached (the oldest values beyond the size dropped)."""
+        with self._lock:
+            cached = self._items.get(key)
+            if cached is not None:
+                self._items.move_to_end(key)
+                return cached
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
 class FileGenerator:
     """Measures and streams result files; caches layouts and padding chunks (small, bounded)."""
 
     def __init__(self, cache_size: int = 256) -> None:
-        self._layouts: OrderedDict[tuple[str, str, int, int | None], Layout] = OrderedDict()
-        self._pads: OrderedDict[tuple[str, str, int, int | None], _PadCycle] = OrderedDict()
-        self._cache_size = cache_size
-        self._pad_cache_size = 8
-        self._lock = threading.Lock()
+        self._layouts: _Lru[Layout] = _Lru(cache_size)
+        self._pads: _Lru[_PadCycle] = _Lru(8)
 
     def layout(self, file: ResultFile) -> Layout:
         """The file's exact size and row count (generates the natural rows once to measure them)."""
-        key = file.cache_key
-        with self._lock:
-            cached = self._layouts.get(key)
-            if cached is not None:
-                self._layouts.move_to_end(key)
-                return cached
-        layout = self._measure(file)
-        with self._lock:
-            self._layouts[key] = layout
-            while len(self._layouts) > self._cache_size:
-                self._layouts.popitem(last=False)
-        return layout
+        return self._layouts.get(file.cache_key, lambda: self._measure(file))
 
     def _pad(self, file: ResultFile) -> _PadCycle:
-        key = file.cache_key
-        with self._lock:
-            pad = self._pads.get(key)
-            if pad is not None:
-                self._pads.move_to_end(key)
-                return pad
-        pad = _PadCycle(file)
-        with self._lock:
-            self._pads[key] = pad
-            while len(self._pads) > self._pad_cache_size:
-                self._pads.popitem(last=False)
-        return pad
+        return self._pads.get(file.cache_key, lambda: _PadCycle(file))
 
     def _measure(self, file: ResultFile) -> Layout:
         base_size = sum(len(chunk) for chunk in _iter_base(file))

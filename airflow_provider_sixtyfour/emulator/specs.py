@@ -146,13 +146,12 @@ class WorkflowSpec:
         return cls(**values)
 
 
+#: The demo workflows; those that name no blocks run the default ``webhook``, ``enrich_lead``, ``find_email``.
 DEFAULT_WORKFLOWS: tuple[WorkflowSpec, ...] = (
     WorkflowSpec(
         workflow_id="wf-demo-webhook",
         name="Demo: enrich webhook leads",
         description="Takes lead rows as webhook_payload, enriches each lead and finds its email.",
-        first_block="webhook",
-        blocks=("webhook", "enrich_lead", "find_email"),
         duration_seconds=3.0,
     ),
     WorkflowSpec(
@@ -167,8 +166,6 @@ DEFAULT_WORKFLOWS: tuple[WorkflowSpec, ...] = (
         workflow_id="wf-demo-failing",
         name="Demo: a run that fails",
         description="Fails in its find_email block.",
-        first_block="webhook",
-        blocks=("webhook", "enrich_lead", "find_email"),
         duration_seconds=2.0,
         outcome="failed",
         error_message="Email finder quota exhausted for this organization",
@@ -177,16 +174,12 @@ DEFAULT_WORKFLOWS: tuple[WorkflowSpec, ...] = (
         workflow_id="wf-demo-slow",
         name="Demo: a slow run",
         description="Runs for ten minutes: for timeouts and cancellation.",
-        first_block="webhook",
-        blocks=("webhook", "enrich_lead", "find_email"),
         duration_seconds=600.0,
     ),
     WorkflowSpec(
         workflow_id="wf-demo-large",
         name="Demo: large result files",
         description="Each result file is 64 MiB of CSV.",
-        first_block="webhook",
-        blocks=("webhook", "enrich_lead", "find_email"),
         duration_seconds=2.0,
         result_bytes=64 * 1024 * 1024,
     ),
@@ -194,7 +187,6 @@ DEFAULT_WORKFLOWS: tuple[WorkflowSpec, ...] = (
         workflow_id="wf-demo-no-json",
         name="Demo: JSON results not enabled",
         description="save_json=true answers 403 (feature not enabled for the organization).",
-        first_block="webhook",
         duration_seconds=2.0,
         allow_save_json=False,
     ),
@@ -202,7 +194,6 @@ DEFAULT_WORKFLOWS: tuple[WorkflowSpec, ...] = (
         workflow_id="wf-demo-expensive",
         name="Demo: needs more credits than the organization has",
         description="Every run answers 402 (insufficient credit balance).",
-        first_block="webhook",
         duration_seconds=2.0,
         credit_cost=1e12,
     ),

@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from conftest import sha256_of, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.files import sha256_of
+from secret_audit import _USER_TABLES, AUDIT
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer
 from airflow_provider_sixtyfour.protocol.models import RunRecord
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 
 from .cluster import DistributedCluster
-from .conftest import audit_cluster
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -154,3 +155,14 @@ def assert_landed(emulator: EmulatorServer, job_id: str, folder: Path) -> None:
     for path in landed:
         assert emulator.file_sha256(job_id, path.name) == sha256_of(path), path
     assert not [path for path in folder.rglob("*") if "partial" in path.name]
+
+
+def audit_cluster(cluster: DistributedCluster) -> None:
+    """Run the secret audit (tests/secret_audit.py) over every log and database row of the cluster.
+
+    A finding fails the calling test with the audit's report (where, which secret, a redacted excerpt).
+    """
+    AUDIT.scan_files("subprocess", cluster.log_files())
+    if "database" not in AUDIT.exempt:
+        for where, text in cluster.database_texts(_USER_TABLES):
+            AUDIT.scan("database", f"postgres:{where}", text)

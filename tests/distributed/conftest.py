@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, airflow_major, sixtyfour_connection_uri_json
-from secret_audit import _USER_TABLES, AUDIT
+from helpers.airflow_cli import airflow_major
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer
 
@@ -95,14 +96,3 @@ def _check_cluster_python(python: str) -> None:
             "It needs Airflow 3.3, this provider's wheel, apache-airflow-providers-celery (with celery<5.7), "
             "psycopg2-binary and asyncpg (Airflow's async engine for PostgreSQL)"
         )
-
-
-def audit_cluster(cluster: DistributedCluster) -> None:
-    """Run the secret audit (tests/secret_audit.py) over every log and database row of the cluster.
-
-    A finding fails the calling test with the audit's report (where, which secret, a redacted excerpt).
-    """
-    AUDIT.scan_files("subprocess", cluster.log_files())
-    if "database" not in AUDIT.exempt:
-        for where, text in cluster.database_texts(_USER_TABLES):
-            AUDIT.scan("database", f"postgres:{where}", text)

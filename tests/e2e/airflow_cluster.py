@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -853,3 +853,7 @@ def copy_dag(source: Path, dags_folder: Path) -> Path:
     target = dags_folder / source.name
     shutil.copyfile(source, target)
     return target
+
+
+#: What the ``airflow_cluster`` fixture gives a test: starts a cluster with the given settings.
+StartCluster = Callable[..., AirflowCluster]

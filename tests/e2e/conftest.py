@@ -19,16 +19,14 @@ when it failed, the tail of each service's log is printed with the test's report
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import airflow_major
+from helpers.airflow_cli import airflow_major
 
-from .airflow_cluster import AirflowCluster
-
-StartCluster = Callable[..., AirflowCluster]
+from .airflow_cluster import AirflowCluster, StartCluster
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, sha256_of, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.files import sha256_of
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS
 

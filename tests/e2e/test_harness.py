@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import airflow_major
+from helpers.airflow_cli import airflow_major
 
-from .airflow_cluster import AirflowCluster, ClusterError
-from .conftest import StartCluster
+from .airflow_cluster import AirflowCluster, ClusterError, StartCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 

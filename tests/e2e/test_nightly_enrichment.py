@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, lineage_events, openlineage_env, sha256_of, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.files import sha256_of
+from helpers.keys import TEST_API_KEY
+from helpers.lineage import lineage_events, openlineage_env
 from lineage.events import assert_one_output_per_landed_file, task_events, validate_event
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, WEBHOOK_OLD_SECRET, WEBHOOK_SECRET, free_port
+from helpers.keys import TEST_API_KEY, WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.net import free_port
 from secret_audit import AUDIT
 
 DAG_ID = "sixtyfour_webhook_pipeline"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import WorkflowSpec
 from airflow_provider_sixtyfour.protocol.answers import read_answer

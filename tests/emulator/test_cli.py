@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import free_port
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import WorkflowSpec
 from airflow_provider_sixtyfour.emulator.config import load_config

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET, Delivery, WebhookSink
+from helpers.keys import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.webhooks import Delivery, WebhookSink
 
 from airflow_provider_sixtyfour.emulator import (
     OUTGOING_WEBHOOK_ROUTE,
@@ -141,7 +142,7 @@ def test_a_lost_answer_is_retried(make_server: MakeServer, webhook_sink: Webhook
 
 
 def test_an_unreachable_receiver_is_retried_until_the_tries_run_out(make_server: MakeServer) -> None:
-    from conftest import free_port
+    from helpers.net import free_port
 
     class Nowhere:
         url = f"http://127.0.0.1:{free_port()}/hooks"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 
 import pytest
 
@@ -100,3 +101,22 @@ def test_json_file_is_the_rows_as_objects() -> None:
 def test_sample_input_is_seeded() -> None:
     assert list(SampleInput(seed="a").iter_rows()) == list(SampleInput(seed="a").iter_rows())
     assert list(SampleInput(seed="a").iter_rows()) != list(SampleInput(seed="b").iter_rows())
+
+
+def test_the_layout_cache_keeps_the_most_recently_used_values_and_makes_each_once() -> None:
+    from airflow_provider_sixtyfour.emulator.results import _Lru
+
+    made: list[str] = []
+
+    def make(name: str) -> Callable[[], str]:
+        return lambda: made.append(name) or name
+
+    cache: _Lru[str] = _Lru(2)
+    keys = {name: (name, "csv", 1, None) for name in "abc"}
+    assert cache.get(keys["a"], make("a")) == "a"
+    assert cache.get(keys["b"], make("b")) == "b"
+    assert cache.get(keys["a"], make("a")) == "a"  # cached; "a" is now the most recent
+    assert cache.get(keys["c"], make("c")) == "c"  # drops "b", the least recently used
+    assert cache.get(keys["a"], make("a")) == "a"
+    assert cache.get(keys["b"], make("b")) == "b"
+    assert made == ["a", "b", "c", "b"]

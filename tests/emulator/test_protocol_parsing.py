@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import DEFAULT_WORKFLOWS, EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol import endpoints

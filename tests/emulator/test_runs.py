@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from emulator.helpers import FAILING, FAST, SLOW, Api

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import DEFAULT_WORKFLOWS, EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_WORKFLOWS

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import requests
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import STORAGE_ROUTE, EmulatorServer
 from airflow_provider_sixtyfour.protocol.endpoints import CANCEL_RUN, LIST_RUNS, LIVE_STATUS, RUN_WORKFLOW

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, lineage_events, openlineage_env, sixtyfour_connection_uri_json
+from helpers.airflow_cli import AirflowCli
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
+from helpers.lineage import lineage_events, openlineage_env
 from lineage.events import assert_one_output_per_landed_file, task_events, validate_event
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,13 +8,12 @@ import time
 from typing import Any
 
 import pytest
+from helpers.hooks import SLOW_WORKFLOW
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.hooks import transport_async
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourAsyncHook, SixtyfourHook
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS
-
-from .conftest import SLOW_WORKFLOW
 
 CONCURRENT_CALLS = 200
 

@@ -8,7 +8,8 @@ import traceback
 from collections.abc import Callable
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.hooks import FAST_WORKFLOW, HookClient
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import (
@@ -31,8 +32,6 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourServerError,
     SixtyfourValidationError,
 )
-
-from .conftest import FAST_WORKFLOW, HookClient
 
 JOB_ID = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
 LEADS = [{"name": "Ada"}]

@@ -7,15 +7,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY, free_port
+from helpers.hooks import FAST_WORKFLOW, SLOW_WORKFLOW, HookClient, wait_for
+from helpers.keys import TEST_API_KEY
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer
 from airflow_provider_sixtyfour.protocol.endpoints import RUN_WORKFLOW, UPLOAD_CSV
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourNotFoundError
 from airflow_provider_sixtyfour.protocol.models import RunStarted
 from airflow_provider_sixtyfour.protocol.statuses import BlockStatus, RunStatus
-
-from .conftest import FAST_WORKFLOW, SLOW_WORKFLOW, HookClient, wait_for
 
 LEADS = [{"name": "Ada Lovelace", "company": "Analytical Engines"}, {"name": "Grace Hopper", "company": "Navy"}]
 CSV = b'name,domain,notes\nAcme,acme.com,"multi\nline"\nGlobex,globex.com,plain\n'

@@ -8,13 +8,13 @@ import re
 import time
 
 import pytest
-from conftest import TEST_API_KEY, free_port
+from helpers.hooks import FAST_WORKFLOW, AllLogs, HookClient
+from helpers.keys import TEST_API_KEY
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_WORKFLOWS, LIVE_STATUS, RUN_WORKFLOW, UPLOAD_CSV
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourTransportError
-
-from .conftest import FAST_WORKFLOW, AllLogs, HookClient
 
 LEADS = [{"name": "Ada"}]
 KINDS = ["sync", "async"]

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, free_port
+from helpers.hooks import FAST_WORKFLOW, AllLogs, HookClient, wait_for
+from helpers.keys import TEST_API_KEY
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_WORKFLOWS, LIVE_STATUS, RUN_WORKFLOW
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
-
-from .conftest import FAST_WORKFLOW, AllLogs, HookClient, wait_for
 
 WRONG_KEY = "sk-wrong-key-for-the-audit-5555555555"
 

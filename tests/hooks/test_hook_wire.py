@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.hooks.settings import user_agent
 from airflow_provider_sixtyfour.protocol.endpoints import IDEMPOTENCY_KEY_HEADER, UPLOAD_FIELD_NAME

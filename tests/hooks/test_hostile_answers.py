@@ -14,7 +14,9 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, first_event
+from helpers.hooks import AllLogs, point_conn
+from helpers.keys import TEST_API_KEY
+from helpers.triggers import first_event
 from hostile_wire import Exchange, answer, drip, endless, head
 
 from airflow_provider_sixtyfour.hooks.retrying import OFF_LOOP_PARSE_BYTES
@@ -31,8 +33,6 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourValidationError,
 )
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
-
-from .conftest import AllLogs, point_conn
 
 KINDS = ["sync", "async"]
 JOB_ID = str(uuid.UUID(int=11))

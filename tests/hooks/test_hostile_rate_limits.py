@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import pytest
+from helpers.hooks import AllLogs, HookClient, wait_for
 from hostile_wire import Exchange, answer
 
 from airflow_provider_sixtyfour.hooks.retrying import WaitLimits
@@ -32,8 +33,6 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourTransportError,
 )
 from airflow_provider_sixtyfour.protocol.retry import RetryPolicy
-
-from .conftest import AllLogs, HookClient, wait_for
 
 KINDS = ["sync", "async"]
 WORKFLOWS = [{"id": "wf-1", "name": "A", "status": "ready", "step": "x"}]

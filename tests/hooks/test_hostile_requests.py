@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.hooks import HookClient
+from helpers.keys import TEST_API_KEY
 from hostile_wire import Exchange, HostileServer, answer, head, raw
 
 from airflow_provider_sixtyfour.hooks.settings import ConnectionSettings
@@ -28,8 +29,6 @@ from airflow_provider_sixtyfour.protocol.errors import (
     is_final,
     is_transient,
 )
-
-from .conftest import HookClient
 
 KINDS = ["sync", "async"]
 LEADS = [{"name": "Ada", "email": "ada@example.com"}]

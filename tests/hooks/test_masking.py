@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
+from helpers.airflow_cli import AirflowCli
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_WORKFLOWS
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.lineage import ERROR_FACET_KEY, RUN_FACET_KEY, SCHEMA_PATH
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
 from dags.support import ROWS, FakeTaskInstance, task_context, wait_for
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook

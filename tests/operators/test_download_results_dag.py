@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, airflow_major, sixtyfour_connection_uri_json
+from helpers.airflow_cli import AirflowCli, airflow_major
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import WorkflowSpec
 from airflow_provider_sixtyfour.operators.download_results import DEFAULT_ASSET_ALIAS

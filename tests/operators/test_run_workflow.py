@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
-from conftest import TEST_API_KEY, first_event
 from dags.support import ROWS, FakeTaskInstance, FakeTaskStateStore, task_context, wait_for
+from helpers.keys import TEST_API_KEY
+from helpers.triggers import first_event
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
@@ -629,7 +630,7 @@ def test_a_fifth_of_status_polls_failing_still_completes(api: EmulatorServer) ->
 
 
 def test_status_polls_failing_for_good_fail_the_task(emulator: EmulatorServer, monkeypatch: Any) -> None:
-    from conftest import sixtyfour_connection_uri_json
+    from helpers.connections import sixtyfour_connection_uri_json
 
     emulator.add_workflow(WorkflowSpec(workflow_id=FAST, duration_seconds=1.0))
     monkeypatch.setenv(

@@ -12,8 +12,11 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, lineage_events, openlineage_env, sixtyfour_connection_uri_json
 from dags.support import Canceller, dag_source, dags_test_watching, read_xcoms, task_states, wait_for
+from helpers.airflow_cli import AirflowCli
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
+from helpers.lineage import lineage_events, openlineage_env
 from lineage.events import task_events, validate_event
 from packaging.version import Version
 

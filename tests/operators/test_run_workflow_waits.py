@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from conftest import sixtyfour_connection_uri_json
 from dags.support import ROWS, FakeTaskInstance, operator_thread_setup, task_context, wait_for
+from helpers.connections import sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.operators.run_workflow import MAX_CONSECUTIVE_POLL_FAILURES

@@ -48,8 +48,8 @@ from typing import Any
 if __name__ == "__main__":  # run as a script: make tests/ importable, like pytest does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import sha256_of
 from dags.support import FakeTaskInstance, FakeTaskStateStore, operator_thread_setup, task_context
+from helpers.files import sha256_of
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.emulator.faults import STORAGE_ROUTE

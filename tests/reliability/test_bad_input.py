@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
-from conftest import free_port, sixtyfour_connection_uri_json
 from dags.support import ROWS, FakeTaskInstance, FakeTaskStateStore, task_context
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AirflowCli, airflow_major, sha256_of, sixtyfour_connection_uri_json
+from helpers.airflow_cli import AirflowCli, airflow_major
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.files import sha256_of
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from reliability.soak import (

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
-from conftest import HOSTILE_CONN_ID, first_event
 from dags.support import ROWS, FakeTaskInstance, task_context
+from helpers.connections import HOSTILE_CONN_ID
+from helpers.triggers import first_event
 from hostile import JOB_ID, NOW, OTHER_JOB_ID, WORKFLOW_ID, HostileServer, RunState
 
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator

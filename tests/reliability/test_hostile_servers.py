@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOSTILE_CONN_ID as CONN_ID
-from conftest import TEST_API_KEY
+from helpers.connections import HOSTILE_CONN_ID as CONN_ID
+from helpers.keys import TEST_API_KEY
 from hostile import (
     JOB_ID,
     OTHER_JOB_ID,

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import airflow_major, sixtyfour_connection_uri_json
 from dags.support import read_xcoms
 from e2e.airflow_cluster import AirflowCluster
+from helpers.airflow_cli import airflow_major
+from helpers.connections import sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook

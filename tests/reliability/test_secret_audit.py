@@ -41,7 +41,7 @@ GENERATED = (
     import sqlite3
 
     import pytest
-    from conftest import AirflowCli
+    from helpers.airflow_cli import AirflowCli
     from e2e.airflow_cluster import AirflowCluster
 
     from airflow_provider_sixtyfour.emulator import EmulatorServer

@@ -11,7 +11,9 @@ import re
 import sqlite3
 
 import pytest
-from conftest import TEST_API_KEY, AirflowCli, sixtyfour_connection_uri_json
+from helpers.airflow_cli import AirflowCli
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.landing import MiB
 from secret_audit import register_secret
 
 from airflow_provider_sixtyfour.transfers import (
@@ -25,7 +26,6 @@ from airflow_provider_sixtyfour.transfers import (
     land_results,
 )
 
-from .conftest import MiB
 from .hostile import Exchange, HostileServer, body, link
 
 pytestmark = pytest.mark.usefixtures("audit_provider_logs")

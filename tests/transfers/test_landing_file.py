@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
+from helpers.landing import BLOCKS3, FAST, MiB, Runs, assert_no_signed_url, provider_log_text
 
 from airflow_provider_sixtyfour.emulator import STORAGE_ROUTE, EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.protocol.endpoints import DOWNLOAD_LINKS
@@ -29,8 +31,6 @@ from airflow_provider_sixtyfour.transfers import (
     land_results,
 )
 from airflow_provider_sixtyfour.transfers.streaming import DownloadAborted
-
-from .conftest import BLOCKS3, FAST, MiB, Runs, assert_no_signed_url, provider_log_text
 
 # Every test here fails if a signed URL (or the key) reaches the provider's logs.
 pytestmark = pytest.mark.usefixtures("audit_provider_logs")

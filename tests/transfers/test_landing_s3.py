@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 import pytest
+from helpers.landing import BLOCKS3, FAST, MiB, Runs
 
 from airflow_provider_sixtyfour.emulator import STORAGE_ROUTE, FaultRule
 from airflow_provider_sixtyfour.transfers import (
@@ -15,8 +16,6 @@ from airflow_provider_sixtyfour.transfers import (
     SixtyfourTargetExistsError,
     land_results,
 )
-
-from .conftest import BLOCKS3, FAST, MiB, Runs
 
 # Every test here fails if a signed URL (or the key) reaches the provider's logs.
 pytestmark = pytest.mark.usefixtures("audit_provider_logs")

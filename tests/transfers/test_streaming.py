@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.transfers.attempts import RetryableDownloadError, scrub
 from airflow_provider_sixtyfour.transfers.session import new_session

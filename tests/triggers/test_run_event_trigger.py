@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY
+from helpers.keys import TEST_API_KEY
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, WorkflowSpec
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS
@@ -267,7 +267,7 @@ async def test_watchers_and_deferred_tasks_of_one_connection_share_one_list_call
 async def test_a_refused_key_ends_the_watcher_with_an_error_that_hides_the_key(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import sixtyfour_connection_uri_json
+    from helpers.connections import sixtyfour_connection_uri_json
 
     from airflow_provider_sixtyfour.triggers.run_events import SixtyfourWatcherError
 

@@ -10,7 +10,9 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import TEST_API_KEY, first_event, sixtyfour_connection_uri_json
+from helpers.connections import sixtyfour_connection_uri_json
+from helpers.keys import TEST_API_KEY
+from helpers.triggers import first_event
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook

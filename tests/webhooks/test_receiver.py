@@ -11,10 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET, free_port
+from helpers.keys import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.net import free_port
+from helpers.receiver import FakeAirflow, StartReceiver, signed
 
 from airflow_provider_sixtyfour.webhooks.receiver.logs import JsonFormatter
-from webhooks.conftest import FakeAirflow, StartReceiver, signed
 
 WORKFLOW = "wf-test-hooked"
 SIGNED_URL = "http://127.0.0.1:1/_storage/b/j/f.csv?expires=1780000900000&signature=" + "cd" * 32

@@ -13,7 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import tomllib
-from conftest import WEBHOOK_SECRET, free_port
+from helpers.keys import WEBHOOK_SECRET
+from helpers.net import free_port
 
 from airflow_provider_sixtyfour.webhooks.receiver import ENV_VARS
 

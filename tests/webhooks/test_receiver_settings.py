@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.keys import WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
 
 from airflow_provider_sixtyfour.webhooks.receiver import ENV_VARS, ReceiverSettings, SettingsError
 

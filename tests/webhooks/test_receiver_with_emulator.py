@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import aiohttp
-from conftest import TEST_API_KEY, WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.keys import TEST_API_KEY, WEBHOOK_OLD_SECRET, WEBHOOK_SECRET
+from helpers.receiver import FakeAirflow, StartReceiver
 
 from airflow_provider_sixtyfour.emulator import (
     OUTGOING_WEBHOOK_ROUTE,
@@ -16,7 +17,6 @@ from airflow_provider_sixtyfour.emulator import (
     WebhookSettings,
     WorkflowSpec,
 )
-from webhooks.conftest import FakeAirflow, StartReceiver
 
 WORKFLOW = "wf-test-hooked"
 

@@ -1,7 +1,8 @@
 """The vendor's published OpenAPI document of the Workflows API, shipped with the package.
 
-The emulator's schema tests validate every answer against it; it is read from the package (never
-from a path outside it), so the suite runs the same on any machine.
+The emulator routes on its paths and methods (``emulator.routes``) and its schema tests validate every
+answer against it; it is read from the package (never from a path outside it), so the suite runs the
+same on any machine.
 """
 
 from __future__ import annotations

@@ -230,14 +230,38 @@ def test_run_all_rejects_an_unknown_step(tmp_path: Path) -> None:
     assert not (tmp_path / "B.md").exists()
 
 
-def test_run_all_passes_only_the_flags_a_script_takes(tmp_path: Path) -> None:
+def test_run_all_passes_the_profile_flags_and_its_json_file(tmp_path: Path) -> None:
     run_all_module = load_bench_module("run_all")
     script = tmp_path / "fake.py"
-    script.write_text("import argparse\np = argparse.ArgumentParser()\np.add_argument('--size-mib')\np.parse_args()\n")
-    help_text = run_all_module.script_help(script)
-    command, dropped = run_all_module.build_command(script, {"--size-mib": "8", "--json": "x.json"}, help_text)
-    assert command[1:] == [str(script), "--size-mib", "8"]
-    assert dropped == ["--json"]
+    command = run_all_module.build_command(script, {"--size-mib": "8", "--fsync": None}, tmp_path / "x.json")
+    assert command == [sys.executable, str(script), "--size-mib", "8", "--fsync", "--json", str(tmp_path / "x.json")]
+
+
+def test_a_script_that_does_not_take_a_flag_is_reported_as_not_run(tmp_path: Path) -> None:
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "download.py").write_text(FAKE_HELP + "p.parse_args()\n")  # refuses --size-mib: exit code 2
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "download", "--bench-dir", str(bench), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "- download (download.py): not run: failed with exit code 2" in report_path.read_text()
+
+
+def test_run_all_reads_the_emulator_ceiling_from_its_json_file_not_its_printed_lines(tmp_path: Path) -> None:
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    results = {"live_status": 1234.4, "live_status [per emulator CPU-second]": 2000.0, "download 4 MiB (MB/s)": 99.0}
+    document = json.dumps({"results": results})
+    (bench / "emulator_ceiling.py").write_text(
+        FAKE_HELP + f"a, _ = p.parse_known_args()\nopen(a.json, 'w').write({document!r})\n"
+        "print('  live_status' + ' ' * 70 + '1 req/s')\n"
+    )
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "ceiling", "--bench-dir", str(bench), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = summary_rows(report_path.read_text())
+    assert rows["emulator: live_status"][0] == "1234 req/s (2000 per emulator CPU-s)"
+    assert rows["emulator: download 4 MiB"][0] == "99 MB/s"
 
 
 def test_importtime_attributes_each_import_to_its_importer(tmp_path: Path) -> None:
