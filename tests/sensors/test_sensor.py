@@ -132,6 +132,27 @@ def test_deferrable_mode_defers_with_an_absolute_deadline_and_never_cancels(sixt
 RUN = LiveStatus(run_id="j", workflow_id="wf", status=RunStatus.COMPLETED, completed_blocks=2, total_blocks=2)
 
 
+def test_deferrable_mode_pokes_once_first_so_an_ended_run_costs_no_deferral(
+    sixtyfour_conn: str, emulator: EmulatorServer
+) -> None:
+    done = start_run("wf-demo-webhook")
+    wait_until_terminal(done)
+    run = sensor(done, deferrable=True, timeout=600).execute({})  # no TaskDeferred
+    assert (run["run_id"], run["status"]) == (done, "completed")
+
+    failed = start_run("wf-demo-failing")
+    wait_until_terminal(failed)
+    with pytest.raises(AirflowFailException, match="Email finder quota exhausted"):
+        sensor(failed, deferrable=True, timeout=600).execute({})
+    with pytest.raises(AirflowSkipException):
+        sensor(failed, deferrable=True, timeout=600, soft_fail=True).execute({})
+
+    # A transient error at that first poke only means "defer".
+    emulator.add_fault(FaultRule(route=LIVE_STATUS, kind="status", status=503, count=100))
+    with pytest.raises(TaskDeferred):
+        sensor(done, deferrable=True, timeout=600).execute({})
+
+
 def event(status: str, message: str = "msg") -> dict[str, Any]:
     return {"status": status, "job_id": "j", "message": message, "run": RUN.to_json()}
 
