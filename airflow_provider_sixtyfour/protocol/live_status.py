@@ -47,6 +47,34 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _block_details(obj: Mapping[str, Any]) -> dict[str, Any]:
+    # The optional fields of a block, named alike in the API's answer and in the JSON form.
+    return {
+        "progress_percentage": opt_float(obj, "progress_percentage"),
+        "current_step": opt_str(obj, "current_step"),
+        "processed_count": opt_int(obj, "processed_count", 0) or 0,
+        "total_count": opt_int(obj, "total_count", 0) or 0,
+        "error_message": opt_str(obj, "error_message"),
+        "started_at": parse_timestamp(obj.get("started_at")),
+        "completed_at": parse_timestamp(obj.get("completed_at")),
+        "metrics": plain_dict(obj, "metrics"),
+    }
+
+
+def _run_details(obj: Mapping[str, Any]) -> dict[str, Any]:
+    # The optional fields of a live status, named alike in the API's answer and in the JSON form.
+    return {
+        "last_updated": parse_timestamp(obj.get("last_updated")),
+        "current_block": opt_str(obj, "current_block"),
+        "current_block_sequence": opt_int(obj, "current_block_sequence"),
+        "total_blocks": opt_int(obj, "total_blocks", 0) or 0,
+        "completed_blocks": opt_int(obj, "completed_blocks", 0) or 0,
+        "started_at": parse_timestamp(obj.get("started_at")),
+        "completed_at": parse_timestamp(obj.get("completed_at")),
+        "estimation_blocked_by": opt_str(obj, "estimation_blocked_by"),
+    }
+
+
 def _unparsed(value: object) -> str | None:
     # A completed_at the API sent that is not a timestamp still says the run ended: keep it (bounded).
     return value[:80] if isinstance(value, str) and value.strip() else None
@@ -80,14 +108,7 @@ class BlockProgress:
             block_name=require_text(obj, "block_name"),
             sequence_number=require(obj, "sequence_number", int),
             status=BlockStatus.parse(require(obj, "status", str)),
-            progress_percentage=opt_float(obj, "progress_percentage"),
-            current_step=opt_str(obj, "current_step"),
-            processed_count=opt_int(obj, "processed_count", 0) or 0,
-            total_count=opt_int(obj, "total_count", 0) or 0,
-            error_message=opt_str(obj, "error_message"),
-            started_at=parse_timestamp(obj.get("started_at")),
-            completed_at=parse_timestamp(obj.get("completed_at")),
-            metrics=plain_dict(obj, "metrics"),
+            **_block_details(obj),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -114,14 +135,7 @@ class BlockProgress:
             block_name=opt_str(obj, "block_name") or "",
             sequence_number=opt_int(obj, "sequence_number", 0) or 0,
             status=BlockStatus.parse(obj.get("status")),
-            progress_percentage=opt_float(obj, "progress_percentage"),
-            current_step=opt_str(obj, "current_step"),
-            processed_count=opt_int(obj, "processed_count", 0) or 0,
-            total_count=opt_int(obj, "total_count", 0) or 0,
-            error_message=opt_str(obj, "error_message"),
-            started_at=parse_timestamp(obj.get("started_at")),
-            completed_at=parse_timestamp(obj.get("completed_at")),
-            metrics=plain_dict(obj, "metrics"),
+            **_block_details(obj),
         )
 
 
@@ -186,17 +200,10 @@ class LiveStatus:
             run_id=require_text(obj, "run_id"),
             workflow_id=require_text(obj, "workflow_id"),
             status=RunStatus.parse(require_text(obj, "overall_status")),
-            last_updated=parse_timestamp(obj.get("last_updated")),
-            current_block=opt_str(obj, "current_block"),
-            current_block_sequence=opt_int(obj, "current_block_sequence"),
-            total_blocks=opt_int(obj, "total_blocks", 0) or 0,
-            completed_blocks=opt_int(obj, "completed_blocks", 0) or 0,
-            started_at=parse_timestamp(obj.get("started_at")),
-            completed_at=parse_timestamp(obj.get("completed_at")),
             blocks=blocks,
             progress_percentage=opt_float(obj, "overall_progress_percentage"),
-            estimation_blocked_by=opt_str(obj, "estimation_blocked_by"),
             raw=dict(obj),
+            **_run_details(obj),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -241,17 +248,10 @@ class LiveStatus:
             run_id=opt_str(obj, "run_id") or "",
             workflow_id=opt_str(obj, "workflow_id") or "",
             status=status,
-            last_updated=parse_timestamp(obj.get("last_updated")),
-            current_block=opt_str(obj, "current_block"),
-            current_block_sequence=opt_int(obj, "current_block_sequence"),
-            total_blocks=opt_int(obj, "total_blocks", 0) or 0,
-            completed_blocks=opt_int(obj, "completed_blocks", 0) or 0,
-            started_at=parse_timestamp(obj.get("started_at")),
-            completed_at=parse_timestamp(obj.get("completed_at")),
             blocks=tuple(BlockProgress.from_json(b) for b in blocks if isinstance(b, Mapping))
             if isinstance(blocks, list)
             else (),
             progress_percentage=opt_float(obj, "progress_percentage"),
-            estimation_blocked_by=opt_str(obj, "estimation_blocked_by"),
             raw=raw,
+            **_run_details(obj),
         )
