@@ -68,3 +68,29 @@ def check_deadline(deadline: object, now: float | None = None) -> float | None:
 def describe_deadline(deadline: float) -> str:
     """The deadline as an ISO-8601 UTC time, for messages."""
     return datetime.fromtimestamp(deadline, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+#: Seconds between status polls when none is given (the run and cancel operators, the run trigger);
+#: Sixtyfour recommends 5 to 10.
+DEFAULT_POLL_SECONDS = 5.0
+
+
+def poll_seconds(interval: object, name: str = "poll_interval") -> float:
+    """``interval`` checked as :func:`timeout_seconds` checks a timeout; None is :data:`DEFAULT_POLL_SECONDS`."""
+    seconds = timeout_seconds(interval, name)
+    return DEFAULT_POLL_SECONDS if seconds is None else seconds
+
+
+def wait_budget(timeout: float | None, execution_timeout: timedelta | None) -> float | None:
+    """Seconds a run operator's run may take: ``timeout``, or just under ``execution_timeout`` when that
+    is shorter (10 % less, at most 30 s less, at least 1 s); None when neither is set.
+
+    Airflow 3.3 does not enforce ``execution_timeout`` while a task is deferred, and where it does
+    enforce it the task dies without cancelling the remote run; folding it into the deadline makes
+    the operator cancel the run and fail clearly first.
+    """
+    budgets = [timeout] if timeout is not None else []
+    if execution_timeout is not None:
+        seconds = execution_timeout.total_seconds()
+        budgets.append(max(1.0, seconds - min(30.0, seconds * 0.1)))
+    return min(budgets) if budgets else None

@@ -18,7 +18,7 @@ from airflow_provider_sixtyfour.protocol.endpoints import (
     SAVE_JSON_FORMATS,
     validate_webhook_payload,
 )
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourNotFoundError
 
 if TYPE_CHECKING:
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
@@ -202,6 +202,16 @@ class RunRequest:
                 f"workflow {self.workflow_id!r} starts with a read_csv block: pass the CSV as input_csv "
                 "(an ObjectStoragePath or a URI such as 's3://bucket/leads.csv', with input_csv_conn_id)"
             )
+
+    def workflow(self) -> Workflow:
+        """The workflow the run is for; one the API does not know is an input error, which says why."""
+        try:
+            return self.hook.get_workflow(self.workflow_id)
+        except SixtyfourNotFoundError as err:
+            raise SixtyfourInputError(
+                f"workflow_id {self.workflow_id!r} was not found: check the id in the Sixtyfour app, and that the "
+                f"connection's API key belongs to the organisation that owns it ({err})"
+            ) from None
 
     def prepare_input(self) -> None:
         """Upload the CSV, unless there is none or it is uploaded already (``input_handle`` is set)."""

@@ -1,12 +1,8 @@
-"""``SixtyfourCancelRunOperator``: cancel a Sixtyfour run on purpose, and wait (bounded) until it stops.
-
-Also home of :func:`cancel_within`, the bounded best-effort cancel that ``on_kill`` uses.
-"""
+"""``SixtyfourCancelRunOperator``: cancel a Sixtyfour run on purpose, and wait (bounded) until it stops."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,48 +10,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
-from airflow_provider_sixtyfour.deadlines import deadline_from, timeout_seconds
+from airflow_provider_sixtyfour.deadlines import DEFAULT_POLL_SECONDS, deadline_from, poll_seconds, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.hooks.waiting import RunWaitTimedOut, wait_for_run_end
+from airflow_provider_sixtyfour.protocol.describe import describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_sixtyfour.protocol.models import CancelResult
-
-#: Longest time a best-effort cancel (``on_kill``) may take; Airflow waits a bounded time for on_kill.
-CANCEL_BUDGET_SECONDS = 30.0
-
-
-def cancel_within(conn_id: str, job_id: str, budget: float, log: Any) -> CancelResult | None:
-    """Ask Sixtyfour to cancel ``job_id``, giving up after ``budget`` seconds; never raises.
-
-    The request runs in a daemon thread with its own hook (its own connection pool), so it is safe
-    from a signal handler that interrupted another request, and its retries cannot outlast the budget.
-    """
-    answer: list[CancelResult] = []
-    failure: list[BaseException] = []
-
-    def work() -> None:
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-
-        try:
-            with SixtyfourHook(sixtyfour_conn_id=conn_id) as hook:
-                answer.append(hook.cancel_run(job_id))
-        except BaseException as err:
-            failure.append(err)
-
-    thread = threading.Thread(target=work, name=f"sixtyfour-cancel-{job_id}", daemon=True)
-    thread.start()
-    thread.join(budget)
-    if thread.is_alive():
-        log.warning("Cancelling Sixtyfour run %s got no answer within %.0f s; giving up", job_id, budget)
-        return None
-    if failure:
-        log.warning("Cancelling Sixtyfour run %s failed: %s", job_id, failure[0])
-        return None
-    log.info("Asked Sixtyfour to cancel run %s; it answered %s", job_id, answer[0].status.value)
-    return answer[0]
+    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
 
 class SixtyfourCancelRunOperator(BaseOperator):
@@ -83,7 +48,7 @@ class SixtyfourCancelRunOperator(BaseOperator):
         job_id: str,
         wait_for_termination: bool = True,
         timeout: float | timedelta = 300.0,
-        poll_interval: float = 5.0,
+        poll_interval: float = DEFAULT_POLL_SECONDS,
         sixtyfour_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -94,7 +59,7 @@ class SixtyfourCancelRunOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._timeout_seconds = timeout_seconds(timeout)
-        self._poll_seconds = timeout_seconds(poll_interval, "poll_interval") or 5.0
+        self._poll_seconds = poll_seconds(poll_interval)
         # Created in execute: operators are deep-copied before they run, and an Event cannot be.
         self._stop: threading.Event | None = None
 
@@ -129,26 +94,24 @@ class SixtyfourCancelRunOperator(BaseOperator):
             return result.status.value
         return self._wait_until_terminal(hook, job_id, deadline)
 
-    def _wait_until_terminal(self, hook: Any, job_id: str, deadline: float | None) -> str:
+    def _wait_until_terminal(self, hook: SixtyfourHook, job_id: str, deadline: float | None) -> str:
         stop = self._stop or threading.Event()
-        while True:
-            live = hook.get_live_status(job_id)
-            if live.has_ended:
-                if live.status.value != "cancelled":
-                    self.log.warning(
-                        "Sixtyfour run %s ended %s before the cancel took effect.", job_id, live.reported_status
-                    )
-                else:
-                    self.log.info("Sixtyfour run %s is cancelled.", job_id)
-                return live.status.value if live.status.is_terminal else live.reported_status
-            if deadline is not None and time.time() >= deadline:
-                raise AirflowException(
-                    f"Sixtyfour run {job_id} was still {live.status.value} {self._timeout_seconds:.0f} s after "
-                    "the cancel request; it may stop later. Check it in the Sixtyfour app, or raise timeout"
-                )
-            wait = self._poll_seconds if deadline is None else max(0.0, min(self._poll_seconds, deadline - time.time()))
-            if stop.wait(wait):
-                raise AirflowException(f"Stopped waiting for Sixtyfour run {job_id} to stop: the task was killed")
+        try:
+            live = wait_for_run_end(
+                hook, job_id, poll_seconds=self._poll_seconds, deadline=deadline, stop=stop, log=self.log
+            )
+        except RunWaitTimedOut as late:
+            state = late.last.reported_status if late.last is not None else "not stopped"
+            detail = f" ({late.detail})" if late.detail else ""
+            raise AirflowException(
+                f"Sixtyfour run {job_id} was still {state} {self._timeout_seconds:.0f} s after the cancel request"
+                f"{detail}; it may stop later. Check it in the Sixtyfour app, or raise timeout"
+            ) from None
+        if live.status is not RunStatus.CANCELLED:
+            self.log.warning("%s, before the cancel took effect.", describe_end(live))
+        else:
+            self.log.info("Sixtyfour run %s is cancelled.", job_id)
+        return live.status.value if live.status.is_terminal else live.reported_status
 
     def on_kill(self) -> None:
         """Stop waiting (the cancel request was already sent)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -11,8 +10,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
-from airflow_provider_sixtyfour.deadlines import deadline_from, describe_deadline, timeout_seconds
+from airflow_provider_sixtyfour.deadlines import (
+    DEFAULT_POLL_SECONDS,
+    deadline_from,
+    describe_deadline,
+    poll_seconds,
+    timeout_seconds,
+    wait_budget,
+)
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.hooks.cancelling import CANCEL_BUDGET_SECONDS, cancel_within
+from airflow_provider_sixtyfour.hooks.waiting import RunWaitTimedOut, wait_for_run_end
 from airflow_provider_sixtyfour.idempotency import RunClaimer, RunLedger, TaskInstanceIdentity
 from airflow_provider_sixtyfour.lineage.mixin import SixtyfourLineageMixin
 from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, SixtyfourRunLink
@@ -27,38 +35,23 @@ from airflow_provider_sixtyfour.operators._inputs import (
     check_workflow_id,
     csv_path,
 )
-from airflow_provider_sixtyfour.operators._summary import result_files, run_summary
-from airflow_provider_sixtyfour.operators.cancel_run import CANCEL_BUDGET_SECONDS, cancel_within
-from airflow_provider_sixtyfour.operators.download_results import (
-    DEFAULT_ASSET_ALIAS,
-    land_and_announce,
-    outlets_with_alias,
-)
+from airflow_provider_sixtyfour.operators._run_end import RunEnding, timeout_failure
+from airflow_provider_sixtyfour.operators._summary import run_summary
 from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
-from airflow_provider_sixtyfour.protocol.errors import (
-    TRANSIENT_ERRORS,
-    SixtyfourError,
-    SixtyfourInputError,
-    SixtyfourNotFoundError,
-    fails_a_poll,
-)
-from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.live_status import LiveStatus
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
-from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
+from airflow_provider_sixtyfour.transfers.announce import DEFAULT_ASSET_ALIAS, land_and_announce, outlets_with_alias
+from airflow_provider_sixtyfour.trigger_events import RunEvent
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-    from airflow_provider_sixtyfour.protocol.models import LiveStatus, Workflow
 
 #: XCom keys pushed the moment a run starts (``run_url`` is the link's).
 JOB_ID_XCOM_KEY = "job_id"
 WORKFLOW_ID_XCOM_KEY = "workflow_id"
-
-#: Status polls that may fail in a row (each after the hook's own retries) before the task fails; a
-#: rate-limited poll (429) is not a failure (see :func:`~airflow_provider_sixtyfour.protocol.errors.fails_a_poll`).
-MAX_CONSECUTIVE_POLL_FAILURES = 5
 
 
 class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
@@ -147,7 +140,7 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         save_json: bool = False,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 5.0,
+        poll_interval: float = DEFAULT_POLL_SECONDS,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
         reattach: bool = True,
@@ -182,7 +175,7 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         if download_to is not None and isinstance(download_format, str) and "{{" not in download_format:
             check_download_format(download_format, bool(save_json))
         self.sixtyfour_conn_id = sixtyfour_conn_id
-        self._poll_seconds = timeout_seconds(poll_interval, "poll_interval") or 5.0
+        self._poll_seconds = poll_seconds(poll_interval)
         self._timeout_seconds = timeout_seconds(timeout)
         self._job_id: str | None = None
         self._finished = False
@@ -205,7 +198,7 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
 
     def _execute(self, context: Context) -> Any:
         self._stop = threading.Event()
-        deadline = deadline_from(self._wait_budget())
+        deadline = deadline_from(wait_budget(self._timeout_seconds, self.execution_timeout))
         hook = self.hook
         # on_kill ends the hook's retry and rate-limit waits, not only the poll loop's.
         hook.bound_waits(self._stop)
@@ -223,31 +216,19 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         run_url = self._announce(context, hook, owned.job_id, request.workflow_id)
 
         if not self.wait_for_completion:
-            run = to_jsonable(owned.live) if owned.live is not None else {"status": owned.status.value}
             self.log.info("Not waiting for Sixtyfour run %s (wait_for_completion=False).", owned.job_id)
-            return run_summary(run, job_id=owned.job_id, workflow_id=request.workflow_id, run_url=run_url)
+            return run_summary(
+                owned.live, status=owned.status, job_id=owned.job_id, workflow_id=request.workflow_id, run_url=run_url
+            )
         if owned.live is not None and owned.live.has_ended:
-            return self._finish_live(context, hook, owned.job_id, owned.live, request.workflow_id)
+            return self._finish(context, hook, owned.job_id, owned.live, request.workflow_id)
         if self.deferrable:
             if claimer.ledger is not None and self.cancel_on_kill:
                 # A later try that finds this mark knows a user ended this one while it waited.
                 claimer.ledger.mark_deferred(owned.job_id, claimer.identity.try_number)
             self._defer(owned.job_id, deadline)
         live = self._wait(hook, owned.job_id, deadline)
-        return self._finish_live(context, hook, owned.job_id, live, request.workflow_id)
-
-    def _wait_budget(self) -> float | None:
-        """Seconds the run may take: ``timeout``, or just under ``execution_timeout`` when that is shorter.
-
-        Airflow 3.3 does not enforce ``execution_timeout`` while a task is deferred, and where it does
-        enforce it the task dies without cancelling the remote run; folding it into the deadline makes
-        the operator cancel the run and fail clearly first.
-        """
-        budgets = [self._timeout_seconds] if self._timeout_seconds is not None else []
-        if self.execution_timeout is not None:
-            seconds = self.execution_timeout.total_seconds()
-            budgets.append(max(1.0, seconds - min(30.0, seconds * 0.1)))
-        return min(budgets) if budgets else None
+        return self._finish(context, hook, owned.job_id, live, request.workflow_id)
 
     def _checked_request(self, hook: SixtyfourHook) -> RunRequest:
         """Check every input, and the workflow it is meant for, before any paid call."""
@@ -269,22 +250,12 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
                 check_download_to(self.download_to, self.download_format, self.download_files, bool(self.save_json))
             csv = csv_path(self.input_csv, self.input_csv_conn_id or None) if has_csv else None
             request = RunRequest(hook, workflow_id, payload, specs, csv, bool(self.save_json))
-            request.check_against(self._get_workflow(hook, workflow_id))
+            request.check_against(request.workflow())
             if csv is not None:
                 check_csv_readable(csv, self.input_csv_conn_id or None)
         except SixtyfourInputError as err:
             raise AirflowFailException(f"Invalid input for the Sixtyfour run: {err}") from err
         return request
-
-    @staticmethod
-    def _get_workflow(hook: SixtyfourHook, workflow_id: str) -> Workflow:
-        try:
-            return hook.get_workflow(workflow_id)
-        except SixtyfourNotFoundError as err:
-            raise SixtyfourInputError(
-                f"workflow_id {workflow_id!r} was not found: check the id in the Sixtyfour app, and that the "
-                f"connection's API key belongs to the organisation that owns it ({err})"
-            ) from None
 
     def _announce(self, context: Context, hook: SixtyfourHook, job_id: str, workflow_id: str) -> str:
         """Push the run's id and page to XCom before any waiting, so links and retries work mid-run."""
@@ -320,140 +291,62 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         )
 
     def _wait(self, hook: SixtyfourHook, job_id: str, deadline: float | None) -> LiveStatus:
-        """Poll until the run ends; log one line per change; cancel and fail at the deadline.
-
-        While polling, no wait of the hook (a retry, a told rate-limit wait) may pass the deadline.
-        """
-        stop = self._stop or threading.Event()
-        hook.bound_waits(stop, deadline)
+        """Wait in this worker until the run ends (:func:`~.wait_for_run_end`); cancel and fail at the deadline."""
         try:
-            return self._poll_until_done(hook, job_id, deadline, stop)
-        finally:
-            hook.bound_waits(stop)
-
-    def _poll_until_done(
-        self, hook: SixtyfourHook, job_id: str, deadline: float | None, stop: threading.Event
-    ) -> LiveStatus:
-        tracker = ProgressTracker()
-        failures = 0
-        last: LiveStatus | None = None
-        while True:
-            if stop.is_set():
-                raise AirflowException(f"The task was killed while waiting for Sixtyfour run {job_id}")
-            try:
-                live = hook.get_live_status(job_id)
-            except TRANSIENT_ERRORS as err:
-                if err.wait_refused and deadline is not None and not stop.is_set():
-                    # The API asked for a wait that would pass the deadline: no answer can come in time.
-                    self._fail_on_timeout(job_id, deadline, None if last is None else last.status.value, str(err))
-                if not fails_a_poll(err):
-                    self.log.warning("Status poll of Sixtyfour run %s rate limited (%s); polling later.", job_id, err)
-                else:
-                    failures += 1
-                    if failures >= MAX_CONSECUTIVE_POLL_FAILURES:
-                        raise
-                    self.log.warning(
-                        "Status poll of Sixtyfour run %s failed (%s); %d more failures in a row are tolerated.",
-                        job_id,
-                        err,
-                        MAX_CONSECUTIVE_POLL_FAILURES - failures - 1,
-                    )
-            else:
-                failures = 0
-                last = live
-                line = tracker.changed(live)
-                if line:
-                    self.log.info("%s", line)
-                if live.has_ended:
-                    self._finished = True
-                    return live
-            if deadline is not None and time.time() >= deadline:
-                self._fail_on_timeout(job_id, deadline, None if last is None else last.reported_status)
-            pause = self._poll_seconds if deadline is None else min(self._poll_seconds, deadline - time.time())
-            stop.wait(max(0.0, pause))
+            live = wait_for_run_end(
+                hook,
+                job_id,
+                poll_seconds=self._poll_seconds,
+                deadline=deadline,
+                stop=self._stop or threading.Event(),
+                log=self.log,
+            )
+        except RunWaitTimedOut as late:
+            last = None if late.last is None else late.last.reported_status
+            self._fail_on_timeout(job_id, deadline, last, late.detail)
+            raise  # not reached: _fail_on_timeout raises
+        self._finished = True
+        return live
 
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
         """Resume after the trigger's event: success, failed, cancelled, timeout or error."""
         with fail_without_retries():
             return self._execute_complete(context, event)
 
-    def _execute_complete(self, context: Context, event: Mapping[str, Any] | None) -> Any:
-        if not isinstance(event, Mapping):
-            raise AirflowException(f"The Sixtyfour trigger ended without an event (got {event!r})")
-        status = str(event.get("status"))
-        job_id = str(event.get("job_id") or "")
-        message = str(event.get("message") or "")
-        self._job_id = job_id
+    def _execute_complete(self, context: Context, payload: Mapping[str, Any] | None) -> Any:
+        if not isinstance(payload, Mapping):
+            raise AirflowException(f"The Sixtyfour trigger ended without an event (got {payload!r})")
+        event = RunEvent.from_json(payload)
+        self._job_id = job_id = event.job_id
         ledger = RunLedger.from_context(context) if self.reattach else None
         if ledger is not None and job_id:
             ledger.mark_resumed(job_id)
-        run = event.get("run") if isinstance(event.get("run"), Mapping) else None
-        self.lineage_facts.saw_run(run or {}, job_id=job_id)
-        if status in ("success", "failed", "cancelled"):
+        run = event.run
+        self.lineage_facts.saw_run(run.to_json() if run is not None else {}, job_id=job_id)
+        if event.status in ("success", "failed", "cancelled"):
             hook = self.hook
-            if run is None:
-                run = to_jsonable(hook.get_live_status(job_id))
-            return self._finish(context, hook, job_id, run, str(self.workflow_id), message)
-        if status == "timeout":
-            last = None if run is None else run.get("status")
-            self._fail_on_timeout(job_id, None, last, message)
-        raise AirflowException(f"Waiting for Sixtyfour run {job_id} failed: {message or status}")
+            run = run or hook.get_live_status(job_id)
+            return self._finish(context, hook, job_id, run, str(self.workflow_id), event.message)
+        if event.status == "timeout":
+            self._fail_on_timeout(job_id, None, None if run is None else run.reported_status, event.message)
+        raise AirflowException(f"Waiting for Sixtyfour run {job_id} failed: {event.message or event.status}")
 
     # -- the end ------------------------------------------------------------------------------------
 
-    def _finish_live(
-        self, context: Context, hook: SixtyfourHook, job_id: str, live: LiveStatus, workflow_id: str
-    ) -> Any:
-        """:meth:`_finish` for a live status read in this task (not from a trigger's event)."""
-        # A status this provider does not know is named only by the live status: carry its description.
-        message = "" if live.status.is_terminal else describe_end(live)
-        return self._finish(context, hook, job_id, to_jsonable(live), workflow_id, message)
-
     def _finish(
-        self,
-        context: Context,
-        hook: SixtyfourHook,
-        job_id: str,
-        run: Mapping[str, Any],
-        workflow_id: str,
-        message: str = "",
+        self, context: Context, hook: SixtyfourHook, job_id: str, run: LiveStatus, workflow_id: str, message: str = ""
     ) -> Any:
-        """The summary of a completed run; an exception for a failed or cancelled one."""
+        """The summary of a completed run (see :mod:`._run_end`); an exception for any other end."""
         self._finished = True
-        status = RunStatus.parse(run.get("status"))
-        workflow_id = str(run.get("workflow_id") or workflow_id)
+        workflow_id = run.workflow_id or workflow_id
         run_url = hook.run_url(job_id)
-        self.lineage_facts.saw_run(run, job_id=job_id, run_url=run_url)
-        if status is RunStatus.COMPLETED:
-            summary = run_summary(
-                run,
-                job_id=job_id,
-                workflow_id=workflow_id,
-                run_url=run_url,
-                files=self._result_files(hook, job_id),
-            )
-            self.lineage_facts.saw_run(summary)
-            self.log.info(
-                "Sixtyfour run %s completed in %s s; result files: %s",
-                job_id,
-                summary["duration_seconds"],
-                ", ".join(f"{f['filename']} ({f['row_count']} rows)" for f in summary["result_files"] or []) or "-",
-            )
-            return self._after_completion(context, hook, summary)
-        if status is RunStatus.FAILED:
-            reason = self._failure_reason(hook, job_id, workflow_id, run) or message or "the API gave no reason"
-            self.lineage_facts.failure_reason = reason
-            raise AirflowException(f"Sixtyfour run {job_id} of workflow {workflow_id} failed: {reason}. See {run_url}")
-        if status is RunStatus.CANCELLED:
-            raise AirflowException(
-                f"Sixtyfour run {job_id} of workflow {workflow_id} was cancelled before it completed; a cancelled "
-                f"run does not count as success. See {run_url}"
-            )
-        # Ended in a status this provider does not know (timeout, expired, ...): not a success, and
-        # nothing is cancelled, as the run has already stopped.
-        raise AirflowException(
-            f"{message or f'Sixtyfour run {job_id} ended in a status this provider does not know'}. See {run_url}"
-        )
+        self.lineage_facts.saw_run(run.to_json(), job_id=job_id, run_url=run_url)
+        ending = RunEnding(hook, job_id, workflow_id, run_url, self.log)
+        if run.status is not RunStatus.COMPLETED:
+            raise ending.failure(run, message, self.lineage_facts)
+        summary = ending.summary(run)
+        self.lineage_facts.saw_run(summary)
+        return self._after_completion(context, hook, summary)
 
     def _after_completion(self, context: Context, hook: SixtyfourHook, summary: dict[str, Any]) -> Any:
         """The one place for steps after a completed run: landing its results when ``download_to`` is set."""
@@ -474,47 +367,17 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         )
         return summary
 
-    def _result_files(self, hook: SixtyfourHook, job_id: str) -> list[dict[str, Any]] | None:
-        try:
-            return result_files(hook.get_download_links(job_id))
-        except SixtyfourError as err:
-            self.log.warning("Could not list the result files of Sixtyfour run %s: %s", job_id, err)
-            return None
-
-    def _failure_reason(self, hook: SixtyfourHook, job_id: str, workflow_id: str, run: Mapping[str, Any]) -> str | None:
-        """The API's ``error_message``/``status_reason`` (from the run list) and the failed blocks' errors."""
-        parts: list[str] = []
-        try:
-            records = hook.list_runs(workflow_id=workflow_id, limit=100)
-        except SixtyfourError as err:
-            self.log.warning("Could not read why Sixtyfour run %s failed: %s", job_id, err)
-            records = []
-        for record in records:
-            if record.job_id == job_id:
-                parts.extend(p for p in (record.error_message, record.status_reason) if p and p not in parts)
-        for block in run.get("blocks") or []:
-            if isinstance(block, Mapping) and block.get("error_message"):
-                text = f"{block.get('block_name')}: {block['error_message']}"
-                if text not in parts and str(block["error_message"]) not in parts:
-                    parts.append(text)
-        return "; ".join(parts) or None
-
     def _fail_on_timeout(self, job_id: str, deadline: float | None, last_status: str | None, message: str = "") -> None:
         """Cancel the remote run, then fail the task saying it timed out."""
         answer = cancel_within(self.sixtyfour_conn_id, job_id, CANCEL_BUDGET_SECONDS, self.log)
         self._cancel_sent = True
-        outcome = (
-            f"cancel requested (Sixtyfour answered {answer.status.value})"
-            if answer is not None
-            else "the cancel request failed: cancel it in the Sixtyfour app"
-        )
-        limit = f"timeout={self._timeout_seconds:g} s" if self._timeout_seconds else "its deadline"
-        when = f" (deadline {describe_deadline(deadline)})" if deadline is not None else ""
-        state = f"; it was still {last_status}" if last_status else ""
-        detail = f" ({message})" if message else ""
-        raise AirflowException(
-            f"Sixtyfour run {job_id} timed out: not finished within {limit}{when}{state}{detail}. "
-            f"The remote run: {outcome}"
+        raise timeout_failure(
+            job_id,
+            timeout_seconds=self._timeout_seconds,
+            deadline=deadline,
+            last_status=last_status,
+            detail=message,
+            cancel_answer=answer,
         )
 
     def on_kill(self) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from airflow_provider_sixtyfour.protocol.models import DownloadLink
+from airflow_provider_sixtyfour.protocol.models import BlockProgress, DownloadLink, LiveStatus
 
 _DROPPED_FIELDS = frozenset({"raw", "download_url", "results"})
 
@@ -25,6 +25,8 @@ def to_jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, (LiveStatus, BlockProgress)):
+        return value.to_json()  # the one JSON form of a live status, which from_json reads back
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {
             f.name: to_jsonable(getattr(value, f.name))

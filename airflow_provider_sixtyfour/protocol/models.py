@@ -1,11 +1,16 @@
-"""Typed records parsed from the API's answers.
+"""Typed, frozen records of the API's answers: a started run, a listed run, a cancel answer, a result
+file, a workflow and its blocks (a run's live status is in :mod:`~.live_status`, re-exported here).
 
-Each ``from_api`` reads the documented fields (names and types from the vendor's OpenAPI document)
-with the checked readers of :mod:`~airflow_provider_sixtyfour.protocol.fields`, ignores fields it
-does not know, and raises :class:`MalformedAnswer` (a ``SixtyfourResponseError`` once the transport
-reads it) only when a required field is missing, empty or of the wrong type. Optional fields of the
-wrong type and numbers no record can hold (``NaN``, ``Infinity``, beyond 64 bits) read as missing, so
-every record is strict JSON. The parsed JSON is kept in ``raw`` for anything not modelled.
+Each ``from_api`` takes the decoded JSON and reads the fields it models with the checked readers of
+:mod:`~airflow_provider_sixtyfour.protocol.fields`; fields it does not model are ignored. It raises
+:class:`MalformedAnswer` (the transports turn it into ``SixtyfourResponseError``) when the answer is
+not an object, or a required field is missing, null, blank or of the wrong type, or, for
+``RunStarted.job_id``, not a UUID. An optional field of the wrong type, and a number no record can hold
+(``NaN``, ``Infinity``, beyond 64 bits), reads as its default. Free-form objects (``metrics``,
+``specs``, ``cache_config``) are copied as strict JSON. The records that have a ``raw`` field keep the
+whole answer there, left out of comparisons and ``repr``. A :class:`DownloadLink` keeps its signed URL
+out of ``repr``; :func:`~airflow_provider_sixtyfour.protocol.jsonable.to_jsonable` gives any record's
+plain-JSON form, without ``raw`` and with the URL redacted.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from airflow_provider_sixtyfour.protocol.fields import (
     MalformedAnswer,
     as_list,
     mapping,
-    opt_float,
     opt_int,
     opt_str,
     parse_timestamp,
@@ -28,8 +32,9 @@ from airflow_provider_sixtyfour.protocol.fields import (
     require_text,
 )
 from airflow_provider_sixtyfour.protocol.ids import is_run_id
+from airflow_provider_sixtyfour.protocol.live_status import BlockProgress, LiveStatus, completed_or_raw, reported_status
 from airflow_provider_sixtyfour.protocol.redaction import redact_url, url_host
-from airflow_provider_sixtyfour.protocol.statuses import BlockStatus, RunStatus, run_has_ended, spelled_status
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus, run_has_ended
 from airflow_provider_sixtyfour.protocol.statuses import ended_status as _ended_status
 
 __all__ = [
@@ -51,14 +56,6 @@ def _run_id(obj: Mapping[str, Any], key: str) -> str:
     if not is_run_id(value):
         raise MalformedAnswer(f"field {key!r} is not a run id (a UUID), got {value[:80]!r}")
     return value
-
-
-def _reported(raw: Mapping[str, Any], key: str, status: RunStatus) -> str:
-    return spelled_status(raw[key]) if key in raw else status.value
-
-
-def _completed(completed_at: datetime | None, raw: Mapping[str, Any]) -> object:
-    return completed_at if completed_at is not None else raw.get("completed_at")
 
 
 @dataclass(frozen=True)
@@ -116,17 +113,17 @@ class RunRecord:
     @property
     def ended_status(self) -> RunStatus | None:
         """How the run ended (completed, failed, cancelled, or unknown with ``completed_at`` set), or None."""
-        return _ended_status(self.status, _completed(self.completed_at, self.raw))
+        return _ended_status(self.status, completed_or_raw(self.completed_at, self.raw))
 
     @property
     def reported_status(self) -> str:
         """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
-        return _reported(self.raw, "status", self.status)
+        return reported_status(self.raw, "status", self.status)
 
     @property
     def has_ended(self) -> bool:
         """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
-        return run_has_ended(self.status, _completed(self.completed_at, self.raw))
+        return run_has_ended(self.status, completed_or_raw(self.completed_at, self.raw))
 
     @classmethod
     def from_api(cls, data: object) -> RunRecord:
@@ -154,116 +151,6 @@ class RunRecord:
     @classmethod
     def list_from_api(cls, data: object) -> list[RunRecord]:
         return [cls.from_api(item) for item in as_list(data, "runs")]
-
-
-@dataclass(frozen=True)
-class BlockProgress:
-    """One block's live status inside a run."""
-
-    block_name: str
-    sequence_number: int
-    status: BlockStatus
-    progress_percentage: float = 0.0
-    current_step: str | None = None
-    processed_count: int = 0
-    total_count: int = 0
-    error_message: str | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def row_count(self) -> int | None:
-        """Rows the block produced so far (``metrics.row_count``), when the API says."""
-        return opt_int(self.metrics, "row_count")
-
-    @classmethod
-    def from_api(cls, data: object) -> BlockProgress:
-        obj = mapping(data, "a block status")
-        return cls(
-            block_name=require_text(obj, "block_name"),
-            sequence_number=require(obj, "sequence_number", int),
-            status=BlockStatus.parse(require(obj, "status", str)),
-            progress_percentage=opt_float(obj, "progress_percentage"),
-            current_step=opt_str(obj, "current_step"),
-            processed_count=opt_int(obj, "processed_count", 0) or 0,
-            total_count=opt_int(obj, "total_count", 0) or 0,
-            error_message=opt_str(obj, "error_message"),
-            started_at=parse_timestamp(obj.get("started_at")),
-            completed_at=parse_timestamp(obj.get("completed_at")),
-            metrics=plain_dict(obj, "metrics"),
-        )
-
-
-@dataclass(frozen=True)
-class LiveStatus:
-    """A run's live status (``GET /workflows/runs/{run_id}/live_status``)."""
-
-    run_id: str
-    workflow_id: str
-    status: RunStatus
-    last_updated: datetime | None = None
-    current_block: str | None = None
-    current_block_sequence: int | None = None
-    total_blocks: int = 0
-    completed_blocks: int = 0
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    blocks: tuple[BlockProgress, ...] = ()
-    progress_percentage: float = 0.0
-    estimation_blocked_by: str | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def job_id(self) -> str:
-        """Same as ``run_id``: the API calls the run's id ``job_id`` elsewhere."""
-        return self.run_id
-
-    @property
-    def rows_processed(self) -> int:
-        """Rows processed by the block running now (or the last one), for progress lines."""
-        current = [b for b in self.blocks if b.status is BlockStatus.RUNNING] or list(self.blocks[-1:])
-        return current[0].processed_count if current else 0
-
-    @property
-    def reported_status(self) -> str:
-        """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
-        return _reported(self.raw, "overall_status", self.status)
-
-    @property
-    def has_ended(self) -> bool:
-        """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
-        return run_has_ended(self.status, _completed(self.completed_at, self.raw))
-
-    @property
-    def error_message(self) -> str | None:
-        """Why the run failed, from the failed block(s) or the answer's own ``error_message``."""
-        messages = [f"{b.block_name}: {b.error_message}" for b in self.blocks if b.error_message]
-        top = opt_str(self.raw, "error_message") or opt_str(self.raw, "status_reason")
-        if top:
-            messages.insert(0, top)
-        return "; ".join(messages) or None
-
-    @classmethod
-    def from_api(cls, data: object) -> LiveStatus:
-        obj = mapping(data, "a live status")
-        blocks = tuple(BlockProgress.from_api(b) for b in as_list(obj.get("blocks") or [], "blocks"))
-        return cls(
-            run_id=require_text(obj, "run_id"),
-            workflow_id=require_text(obj, "workflow_id"),
-            status=RunStatus.parse(require_text(obj, "overall_status")),
-            last_updated=parse_timestamp(obj.get("last_updated")),
-            current_block=opt_str(obj, "current_block"),
-            current_block_sequence=opt_int(obj, "current_block_sequence"),
-            total_blocks=opt_int(obj, "total_blocks", 0) or 0,
-            completed_blocks=opt_int(obj, "completed_blocks", 0) or 0,
-            started_at=parse_timestamp(obj.get("started_at")),
-            completed_at=parse_timestamp(obj.get("completed_at")),
-            blocks=blocks,
-            progress_percentage=opt_float(obj, "overall_progress_percentage"),
-            estimation_blocked_by=opt_str(obj, "estimation_blocked_by"),
-            raw=dict(obj),
-        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
+    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -20,10 +21,10 @@ from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
 from airflow_provider_sixtyfour.deadlines import MAX_WAIT_SECONDS, deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol.describe import ProgressTracker, describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
-from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
-from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
+from airflow_provider_sixtyfour.trigger_events import RunEvent
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
 if TYPE_CHECKING:
@@ -51,8 +52,9 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
     :param sixtyfour_conn_id: the Airflow connection of the Sixtyfour API (templated).
     :param poke_interval: seconds between status checks (Sixtyfour recommends 5 to 10).
     :param deferrable: wait in the triggerer instead of a worker slot (defaults to
-        ``[operators] default_deferrable``). The sensor's ``timeout`` becomes an absolute deadline
-        when it defers, so a triggerer restart does not extend it.
+        ``[operators] default_deferrable``). The sensor pokes once first, so a run that has already
+        ended costs no deferral. The sensor's ``timeout`` becomes an absolute deadline when it
+        defers, so a triggerer restart does not extend it.
     :param kwargs: the usual sensor arguments: ``mode`` (``poke`` or ``reschedule``), ``timeout``,
         ``soft_fail``, ``exponential_backoff``...
     """
@@ -107,7 +109,27 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
             self.hook.bound_waits(self._stop, deadline_from(timeout_seconds(self.timeout)))
             return super().execute(context)  # poke raises final errors itself, so that soft_fail applies
         trigger, timeout = deferral
+        done = self._poke_before_deferring(context, trigger.deadline)
+        if done is not None:
+            return done.xcom_value
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout + DEFER_TIMEOUT_GRACE)
+
+    def _poke_before_deferring(self, context: Context, deadline: float | None) -> PokeReturnValue | None:
+        """One poke, as dbt Cloud's sensor does: a run that has already ended costs no deferral.
+
+        Its failures are the sensor's (``soft_fail`` skips them); a transient error means "defer".
+        """
+        self._stop = threading.Event()
+        self.hook.bound_waits(self._stop, deadline)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as err:
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err
+            raise
+        finally:
+            self.hook.bound_waits()
+        return done if isinstance(done, PokeReturnValue) else None
 
     def _trigger(self) -> tuple[SixtyfourWorkflowRunTrigger, timedelta]:
         """The trigger to defer to and the sensor's timeout; every value checked before deferring."""
@@ -139,7 +161,7 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
                 raise
         if run.status is RunStatus.COMPLETED:
             self.log.info("%s", describe_end(run))
-            return PokeReturnValue(is_done=True, xcom_value=to_jsonable(run))
+            return PokeReturnValue(is_done=True, xcom_value=run.to_json())
         if run.has_ended:  # failed, cancelled, or ended in a status this provider does not know
             raise AirflowFailException(describe_end(run))
         line = self._progress.changed(run)
@@ -153,12 +175,13 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
             self._stop.set()
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        """Resume after the trigger's event: the run summary on success, else the matching failure."""
+        """Resume after the trigger's event: the run's live status on success, else the matching failure."""
         status = event.get("status")
         message = str(event.get("message") or f"Sixtyfour run {self.job_id} ended with {status!r}")
         if status == "success":
             self.log.info("%s", message)
-            return event.get("run")
+            run = RunEvent.from_json(event).run
+            return run.to_json() if run is not None else None
         if status == "timeout":
             raise AirflowSensorTimeout(message)
         if status in ("failed", "cancelled"):

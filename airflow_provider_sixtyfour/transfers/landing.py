@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol.describe import describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourValidationError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.transfers.attempts import FatalDownloadError, LinkRejected, RetryableDownloadError
@@ -137,20 +138,16 @@ def land_results(
 
 def _require_completed(hook: ResultsApi, job_id: str) -> None:
     live = hook.get_live_status(job_id)
-    status = live.status
-    if status is RunStatus.COMPLETED:
+    if live.status is RunStatus.COMPLETED:
         return
-    if status is RunStatus.FAILED:
-        why = live.error_message or "the API gave no reason"
-        detail = f"run {job_id} failed ({why}), so it has no results to download"
-    elif status is RunStatus.CANCELLED:
-        detail = f"run {job_id} was cancelled, so it has no results to download"
+    if live.has_ended:  # failed, cancelled, or a status this provider does not know
+        detail = f"{describe_end(live)}, so it has no results to download"
     else:
         detail = (
-            f"run {job_id} has not completed: it is {status.value} ({live.progress_percentage:.0f}% done). "
+            f"run {job_id} has not completed: it is {live.reported_status} ({live.progress_percentage:.0f}% done). "
             "Wait for it first (SixtyfourWorkflowRunSensor, or the run operator, which waits by default)"
         )
-    raise SixtyfourResultsNotReadyError(job_id, status.value, detail)
+    raise SixtyfourResultsNotReadyError(job_id, live.status.value, detail)
 
 
 def _load_links(source: LinkSource, job_id: str, format: str) -> list[DownloadLink]:

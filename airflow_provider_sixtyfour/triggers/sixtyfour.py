@@ -11,12 +11,11 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
-from airflow_provider_sixtyfour.deadlines import check_deadline, describe_deadline, timeout_seconds
+from airflow_provider_sixtyfour.deadlines import DEFAULT_POLL_SECONDS, check_deadline, describe_deadline, poll_seconds
+from airflow_provider_sixtyfour.protocol.describe import ProgressTracker
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.models import LiveStatus
-from airflow_provider_sixtyfour.protocol.statuses import RunStatus
-from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end
+from airflow_provider_sixtyfour.trigger_events import RunEvent
 from airflow_provider_sixtyfour.triggers.poller import (
     DEADLINE_REACHED,
     DeadlineReached,
@@ -30,29 +29,6 @@ from airflow_provider_sixtyfour.triggers.poller import (
 #: Longest time ``on_kill`` spends cancelling the remote run (Airflow allows it 30 s by default).
 ON_KILL_TIMEOUT = 20.0
 
-#: The ``status`` values of the event this trigger yields.
-EVENT_STATUSES = ("success", "failed", "cancelled", "timeout", "error")
-
-_EVENT_FOR_STATUS = {
-    RunStatus.COMPLETED: "success",
-    RunStatus.FAILED: "failed",
-    RunStatus.CANCELLED: "cancelled",
-}
-
-
-def _event(status: str, job_id: str, message: str, run: LiveStatus | None) -> dict[str, Any]:
-    return {
-        "status": status,
-        "job_id": job_id,
-        "message": message,
-        "run": to_jsonable(run) if run is not None else None,
-    }
-
-
-def _finished_event(run: LiveStatus) -> dict[str, Any]:
-    # A run that ended in a status this provider does not know (``timeout``, ``expired``) did not complete.
-    return _event(_EVENT_FOR_STATUS.get(run.status, "failed"), run.job_id, describe_end(run), run)
-
 
 class SixtyfourWorkflowRunTrigger(BaseTrigger):
     """Waits for a Sixtyfour run to end without holding a worker slot, then yields one event.
@@ -60,10 +36,11 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
     Every trigger of one connection in a triggerer shares one poller (see
     :mod:`airflow_provider_sixtyfour.triggers.poller`): a single ``GET /workflows/runs?status=active``
     per cycle answers for all their runs. Transient errors (429, 5xx, network) are logged and retried
-    at the next cycle with backoff; they never end the trigger. The event's payload is plain JSON::
+    at the next cycle with backoff; they never end the trigger. The event's payload is plain JSON
+    (see :mod:`airflow_provider_sixtyfour.trigger_events`)::
 
         {"status": "success" | "failed" | "cancelled" | "timeout" | "error",
-         "job_id": "...", "message": "...", "run": <the run's final live status, or None>}
+         "job_id": "...", "message": "...", "run": <LiveStatus.to_json() of the run's last status, or None>}
 
     A failed or cancelled run's ``message`` carries the API's ``error_message``/``status_reason``. A run
     that ended (``completed_at`` set) in a status this provider does not know, such as ``timeout`` or
@@ -85,7 +62,7 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         self,
         job_id: str,
         sixtyfour_conn_id: str = DEFAULT_CONN_ID,
-        poll_interval: float = 5.0,
+        poll_interval: float = DEFAULT_POLL_SECONDS,
         deadline: float | None = None,
         cancel_on_kill: bool = True,
     ) -> None:
@@ -98,7 +75,7 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
             raise SixtyfourInputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
         self.job_id = job_id.strip()
         self.sixtyfour_conn_id = sixtyfour_conn_id
-        self.poll_interval = timeout_seconds(poll_interval, "poll_interval") or 5.0
+        self.poll_interval = poll_seconds(poll_interval)
         self.deadline = check_deadline(deadline)
         self.cancel_on_kill = bool(cancel_on_kill)
 
@@ -123,12 +100,8 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         assert self.deadline is not None
         when = describe_deadline(self.deadline)
         state = f"still {last.reported_status}" if last is not None else "not finished"
-        return _event(
-            "timeout",
-            self.job_id,
-            f"Sixtyfour run {self.job_id} was {state} at its deadline {when}",
-            last,
-        )
+        message = f"Sixtyfour run {self.job_id} was {state} at its deadline {when}"
+        return RunEvent("timeout", self.job_id, message, last).to_json()
 
     async def _wait(self) -> dict[str, Any]:
         if self.deadline is not None and time.time() >= self.deadline:
@@ -136,7 +109,7 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         try:
             subscription = await subscribe_run(self.sixtyfour_conn_id, self.job_id, self.poll_interval)
         except Exception as err:  # no such connection, a connection without key, ...
-            return _event("error", self.job_id, f"Could not watch Sixtyfour run {self.job_id}: {err}", None)
+            return RunEvent("error", self.job_id, f"Could not watch Sixtyfour run {self.job_id}: {err}").to_json()
         self.log.info(
             "Waiting for Sixtyfour run %s (polling every %.1f s%s)",
             self.job_id,
@@ -156,10 +129,10 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
                         return self._timeout_event(last)
                     timer = self._arm_deadline(subscription)  # the loop's clock ran ahead of the wall clock
                 elif isinstance(update, Finished):
-                    return _finished_event(update.live)
+                    return RunEvent.ended(update.live).to_json()
                 elif isinstance(update, Failed):
                     message = f"Could not watch Sixtyfour run {self.job_id}: {update.error}"
-                    return _event("error", self.job_id, message, last)
+                    return RunEvent("error", self.job_id, message, last).to_json()
                 elif isinstance(update, Retrying):
                     self.log.warning(
                         "Status poll of Sixtyfour run %s failed (%s); trying again in %.1f s",

@@ -124,7 +124,7 @@ def test_download_options_are_merged(emulator: Any) -> None:
 def test_failed_run_fails_the_task_without_retries(emulator: Any, hook: Any, tmp_path: Path) -> None:
     job_id = _finished_run(emulator, hook, outcome="failed", error_message="Provider down")
     op = SixtyfourDownloadResultsOperator(task_id="download", job_id=job_id, destination=str(tmp_path))
-    with pytest.raises(AirflowFailException, match=r"failed .*Provider down") as raised:
+    with pytest.raises(AirflowFailException, match=r"failed: .*Provider down") as raised:
         op.execute(context={})  # type: ignore[arg-type]
     assert isinstance(raised.value.__cause__, SixtyfourResultsNotReadyError)
 

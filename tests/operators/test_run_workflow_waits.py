@@ -25,7 +25,7 @@ from dags.support import ROWS, FakeTaskInstance, operator_thread_setup, task_con
 from helpers.connections import sixtyfour_connection_uri_json
 
 from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule, WorkflowSpec
-from airflow_provider_sixtyfour.operators.run_workflow import MAX_CONSECUTIVE_POLL_FAILURES
+from airflow_provider_sixtyfour.hooks.waiting import MAX_CONSECUTIVE_POLL_FAILURES
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
 from airflow_provider_sixtyfour.protocol.endpoints import LIVE_STATUS
 

@@ -121,8 +121,16 @@ def test_the_sensor_fails_naming_it_in_poke_and_deferred_mode(hostile_api: Hosti
     deferrable = SixtyfourWorkflowRunSensor(
         task_id="watch", job_id=JOB_ID, sixtyfour_conn_id=HOSTILE_CONN_ID, deferrable=True, timeout=60
     )
+    # Its first poke sees that the run has already ended: it fails without deferring.
+    with pytest.raises(AirflowFailException) as raised:
+        deferrable.execute(task_context(FakeTaskInstance(task_id="watch")))
+    assert str(raised.value).startswith(ENDED)
+
+    # A run that ends while the sensor is deferred fails it from the trigger's event.
+    hostile_api.run = RunState(status="running", completed_at=None)
     with pytest.raises(TaskDeferred) as deferred:
         deferrable.execute(task_context(FakeTaskInstance(task_id="watch")))
+    _ended_as(hostile_api)
     deferred.value.trigger.poll_interval = 0.1
     event = asyncio.run(first_event(deferred.value.trigger, HANG_GUARD))
     with pytest.raises(AirflowFailException, match="ended with status 'timeout'"):

@@ -25,6 +25,8 @@ from airflow_provider_sixtyfour.emulator import EmulatorServer, FaultRule
 from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 from airflow_provider_sixtyfour.protocol.endpoints import LIVE_STATUS
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourInputError, SixtyfourNotFoundError
+from airflow_provider_sixtyfour.protocol.models import LiveStatus
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.sensors.sixtyfour import SixtyfourWorkflowRunSensor
 from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
@@ -127,13 +129,40 @@ def test_deferrable_mode_defers_with_an_absolute_deadline_and_never_cancels(sixt
     assert deferred.value.method_name == "execute_complete"
 
 
+RUN = LiveStatus(run_id="j", workflow_id="wf", status=RunStatus.COMPLETED, completed_blocks=2, total_blocks=2)
+
+
+def test_deferrable_mode_pokes_once_first_so_an_ended_run_costs_no_deferral(
+    sixtyfour_conn: str, emulator: EmulatorServer
+) -> None:
+    done = start_run("wf-demo-webhook")
+    wait_until_terminal(done)
+    run = sensor(done, deferrable=True, timeout=600).execute({})  # no TaskDeferred
+    assert (run["run_id"], run["status"]) == (done, "completed")
+
+    failed = start_run("wf-demo-failing")
+    wait_until_terminal(failed)
+    with pytest.raises(AirflowFailException, match="Email finder quota exhausted"):
+        sensor(failed, deferrable=True, timeout=600).execute({})
+    with pytest.raises(AirflowSkipException):
+        sensor(failed, deferrable=True, timeout=600, soft_fail=True).execute({})
+
+    # A transient error at that first poke only means "defer".
+    emulator.add_fault(FaultRule(route=LIVE_STATUS, kind="status", status=503, count=100))
+    with pytest.raises(TaskDeferred):
+        sensor(done, deferrable=True, timeout=600).execute({})
+
+
 def event(status: str, message: str = "msg") -> dict[str, Any]:
-    return {"status": status, "job_id": "j", "message": message, "run": {"status": status}}
+    return {"status": status, "job_id": "j", "message": message, "run": RUN.to_json()}
 
 
 def test_execute_complete_maps_each_event() -> None:
     watch = sensor("3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31")
-    assert watch.execute_complete({}, event("success")) == {"status": "success"}
+    assert watch.execute_complete({}, event("success")) == RUN.to_json()
+    # An event of an earlier version carried the run as a plain dict without reported_status.
+    old = {**event("success"), "run": {"run_id": "j", "workflow_id": "wf", "status": "completed", "blocks": []}}
+    assert watch.execute_complete({}, old)["status"] == "completed"
     with pytest.raises(AirflowSensorTimeout, match="deadline passed"):
         watch.execute_complete({}, event("timeout", "deadline passed"))
     with pytest.raises(AirflowFailException, match="quota"):

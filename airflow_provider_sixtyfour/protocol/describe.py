@@ -1,4 +1,8 @@
-"""One-line descriptions of a run: its progress (logged only when it changed) and how it ended; no I/O."""
+"""One-line descriptions of a run: its progress (logged only when it changed) and how it ended; no I/O.
+
+The trigger, the sensor, the run and cancel operators and the result download all describe a run with
+these, so a run that ended reads the same in a task's error, a trigger's event and a log line.
+"""
 
 from __future__ import annotations
 
@@ -44,20 +48,30 @@ class ProgressTracker:
         return line
 
 
-def describe_end(run: LiveStatus) -> str:
-    """How a finished run ended; for a failed or cancelled run, with the API's reason."""
-    reason = run.error_message
+#: What a failed run's description says when the API gave no reason.
+NO_REASON = "the API gave no reason; see the run in the Sixtyfour app"
+
+
+def describe_end(run: LiveStatus, reason: str | None = None) -> str:
+    """How a run ended, in one sentence: completed; failed, with the API's reason; cancelled (which does
+    not count as success); or ended in a status this provider does not know (which does not either).
+
+    :param reason: why it failed or was cancelled, when the caller knows more than the live status (the
+        run list's ``error_message``); by default :attr:`~.LiveStatus.error_message`.
+    """
+    why = reason or run.error_message
+    head = f"Sixtyfour run {run.job_id}"
     if run.status is RunStatus.COMPLETED:
-        return f"Sixtyfour run {run.job_id} completed"
+        return f"{head} completed"
     if run.status is RunStatus.FAILED:
-        return (
-            f"Sixtyfour run {run.job_id} failed: {reason or 'the API gave no reason; see the run in the Sixtyfour app'}"
-        )
+        return f"{head} failed: {why or NO_REASON}"
     if run.status is RunStatus.CANCELLED:
-        return f"Sixtyfour run {run.job_id} was cancelled" + (f": {reason}" if reason else "")
+        because = f" ({why})" if why else ""
+        return f"{head} was cancelled before it completed; a cancelled run does not count as success{because}"
     if run.has_ended:
+        because = f": {why}" if why else ""
         return (
-            f"Sixtyfour run {run.job_id} ended with status {run.reported_status!r}, which this provider does not "
-            "know, so it does not count as completed" + (f": {reason}" if reason else "")
+            f"{head} ended with status {run.reported_status!r}, which this provider does not know, so it does "
+            f"not count as completed{because}"
         )
-    return f"Sixtyfour run {run.job_id} has not ended: it is {run.reported_status}"
+    return f"{head} has not ended: it is {run.reported_status}"

@@ -1,11 +1,11 @@
-"""The I/O-free parts of the trigger: progress lines and end messages (what a list proves: test_plan.py)."""
+"""Progress lines and end messages, shared by the trigger, the sensor and the operators."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from airflow_provider_sixtyfour.protocol.describe import ProgressTracker, describe_end, describe_progress
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord
-from airflow_provider_sixtyfour.triggers.describe import ProgressTracker, describe_end, describe_progress
 
 JOB = "3f2b9c1e-8a4d-4c1b-9f0e-2a7d6b5c4e31"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -58,5 +58,23 @@ def test_end_messages_carry_the_api_reason() -> None:
     failed = live("failed", error_message="quota exhausted", status_reason="provider error")
     assert describe_end(failed) == f"Sixtyfour run {JOB} failed: quota exhausted"
     assert "no reason" in describe_end(live("failed"))
-    assert describe_end(live("canceled")) == f"Sixtyfour run {JOB} was cancelled"
+    assert describe_end(live("canceled")) == (
+        f"Sixtyfour run {JOB} was cancelled before it completed; a cancelled run does not count as success"
+    )
     assert describe_end(live("completed")) == f"Sixtyfour run {JOB} completed"
+
+
+def test_the_end_of_a_run_is_described_in_one_place() -> None:
+    cancelled = live("cancelled", status_reason="stopped by a user")
+    assert describe_end(cancelled) == (
+        f"Sixtyfour run {JOB} was cancelled before it completed; a cancelled run does not count as success "
+        "(stopped by a user)"
+    )
+    # A caller that knows more (the run list's reason) says so instead of the live status's.
+    assert describe_end(live("failed"), reason="quota") == f"Sixtyfour run {JOB} failed: quota"
+    ended = live("expired", completed_at="2026-05-01T12:00:00Z", error_message="too slow")
+    assert describe_end(ended) == (
+        f"Sixtyfour run {JOB} ended with status 'expired', which this provider does not know, so it does not "
+        "count as completed: too slow"
+    )
+    assert describe_end(live("running")) == f"Sixtyfour run {JOB} has not ended: it is running"
