@@ -15,7 +15,6 @@ the task's deadline. Whatever an answer echoes of the API key is masked before i
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -30,7 +29,7 @@ from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourResponseError,
     SixtyfourTransportError,
 )
-from airflow_provider_sixtyfour.protocol.redaction import Redactor
+from airflow_provider_sixtyfour.protocol.redaction import Redactor, redact_queries_in
 from airflow_provider_sixtyfour.protocol.retry import RateLimitGate, RetryPolicy
 
 T = TypeVar("T")
@@ -181,9 +180,6 @@ _NO_LIMITS = WaitLimits()
 _NO_SECRETS = Redactor()
 
 
-_QUERY = re.compile(r"\?\S*")
-
-
 def no_answer(exc: BaseException) -> NoAnswer:
     """Describe a transport exception briefly: its class and the innermost OS-level cause (no URL query strings)."""
     chain = [exc]
@@ -196,7 +192,7 @@ def no_answer(exc: BaseException) -> NoAnswer:
     else:
         detail = str(root).strip() or ("timed out" if isinstance(root, TimeoutError) else "no details")
     reason = type(exc).__name__ if root is exc else f"{type(exc).__name__}: {type(root).__name__}"
-    return NoAnswer(f"{reason}: {_QUERY.sub('?<redacted>', detail)[:300]}")
+    return NoAnswer(f"{reason}: {redact_queries_in(detail)[:300]}")
 
 
 def call_steps(

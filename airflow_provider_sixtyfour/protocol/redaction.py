@@ -33,11 +33,19 @@ def url_host(url: str) -> str:
 
 
 _URL_WITH_QUERY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]*[?#][^\s\"'<>]*")
+#: A query string anywhere in text (a bare path's too): ``?`` up to white space, a quote, ``<``, ``>`` or ``)``.
+_QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
 
 
 def redact_urls_in(text: str) -> str:
     """``text`` with every URL that carries a query string or fragment passed through :func:`redact_url`."""
     return _URL_WITH_QUERY.sub(lambda match: redact_url(match.group(0)), text)
+
+
+def redact_queries_in(text: str) -> str:
+    """``text`` with every query string replaced by ``?<redacted>``, also after a bare path (``/x?sig=1``)
+    such as the URLs ``requests``, ``urllib3`` and ``httpx`` put in their messages."""
+    return _QUERY_IN_TEXT.sub("?<redacted>", text)
 
 
 #: Secrets shorter than this are not masked: masking every ``e`` of a message would hide it, and no
