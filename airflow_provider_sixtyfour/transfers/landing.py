@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Protocol
 
-from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol import endpoints, validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourValidationError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.transfers.attempts import FatalDownloadError, LinkRejected, RetryableDownloadError
@@ -102,8 +102,8 @@ def land_results(
     """
     opts = (options or DownloadOptions()).validate()
     selection = validate_selection(files)
-    endpoints.get_download_links(job_id, format)  # validates job_id and format before any request
-    job_id = str(job_id).strip()
+    job_id = validate.job_id(job_id)
+    format = validate.result_format(format)
     dest = resolve_destination(destination, destination_conn_id)
 
     _require_completed(hook, job_id)
