@@ -7,13 +7,13 @@ run operator's ``download_to=``.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_sixtyfour.protocol import endpoints, validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourValidationError
+from airflow_provider_sixtyfour.protocol.retry import backoff
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.transfers.attempts import FatalDownloadError, LinkRejected, RetryableDownloadError
 from airflow_provider_sixtyfour.transfers.destination import Destination, resolve_destination
@@ -354,8 +354,7 @@ class _LandingJob:
     def _pause(self, attempts: int) -> None:
         if attempts >= self.options.max_attempts:
             return
-        ceiling = self.options.retry_wait * (2 ** (attempts - 1))
-        self.abort.wait(random.uniform(ceiling / 2, ceiling))
+        self.abort.wait(backoff(attempts, self.options.retry_wait))
 
 
 def _first_real_error(futures: list[Future[LandedFile]]) -> BaseException | None:
