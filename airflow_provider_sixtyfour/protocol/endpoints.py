@@ -130,6 +130,13 @@ def _naming(parse: Callable[[Any], R], key: str, asked: str, what: str) -> Calla
     return checked
 
 
+def _get_one(route: str, parse: Callable[[Any], R], key: str, **ids: str) -> ApiCall[R]:
+    """``GET route`` for one run (``run_id=``) or workflow (``workflow_id=``), its answer checked to name it."""
+    ((name, asked),) = ids.items()
+    what = "run" if name == "run_id" else "workflow"
+    return ApiCall(method="GET", route=route, path=_path(route, **ids), parse=_naming(parse, key, asked, what))
+
+
 def _parse_handle(data: object) -> str:
     return require_text(mapping(data, "an upload answer"), UPLOAD_HANDLE_KEY)
 
@@ -194,13 +201,7 @@ def _runs_at_most(limit: int) -> Callable[[Any], list[RunRecord]]:
 
 def get_live_status(job_id: str) -> ApiCall[LiveStatus]:
     """``GET /workflows/runs/{run_id}/live_status``: a run's status and per-block progress."""
-    run_id = validate.job_id(job_id)
-    return ApiCall(
-        method="GET",
-        route=LIVE_STATUS,
-        path=_path(LIVE_STATUS, run_id=run_id),
-        parse=_naming(LiveStatus.from_api, "run_id", run_id, "run"),
-    )
+    return _get_one(LIVE_STATUS, LiveStatus.from_api, "run_id", run_id=validate.job_id(job_id))
 
 
 def cancel_run(job_id: str) -> ApiCall[CancelResult]:
@@ -247,13 +248,7 @@ def list_workflows() -> ApiCall[list[Workflow]]:
 
 def get_workflow(workflow_id: str) -> ApiCall[Workflow]:
     """``GET /workflows/{workflow_id}``: one workflow with its blocks."""
-    workflow_id = validate.workflow_id(workflow_id)
-    return ApiCall(
-        method="GET",
-        route=GET_WORKFLOW,
-        path=_path(GET_WORKFLOW, workflow_id=workflow_id),
-        parse=_naming(Workflow.from_api, "id", workflow_id, "workflow"),
-    )
+    return _get_one(GET_WORKFLOW, Workflow.from_api, "id", workflow_id=validate.workflow_id(workflow_id))
 
 
 def new_idempotency_key() -> str:
