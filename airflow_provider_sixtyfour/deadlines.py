@@ -3,41 +3,29 @@
 Every wait is bounded by :data:`MAX_WAIT_SECONDS`. A far-future ``timeout`` (``1e12``,
 ``timedelta.max``) is refused when the operator, sensor or trigger is built or starts, before any
 paid call, rather than crashing the deferral after a run was started (datetimes end in the year
-9999, a thread cannot wait ~292 years, Airflow's trigger timeout is a datetime).
+9999, a thread cannot wait ~292 years, Airflow's trigger timeout is a datetime). The checks
+themselves are :func:`~airflow_provider_sixtyfour.protocol.validate.timeout_seconds` and
+:func:`~airflow_provider_sixtyfour.protocol.validate.deadline`, re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.validate import CLOCK_SKEW_SECONDS as CLOCK_SKEW_SECONDS
+from airflow_provider_sixtyfour.protocol.validate import MAX_WAIT_SECONDS as MAX_WAIT_SECONDS
+from airflow_provider_sixtyfour.protocol.validate import deadline as check_deadline
+from airflow_provider_sixtyfour.protocol.validate import timeout_seconds as timeout_seconds
 
-#: The longest wait (a timeout, a poll interval) any operator, sensor or trigger accepts: 366 days.
-MAX_WAIT_SECONDS = 366 * 24 * 3600.0
-#: Clock skew allowed between the worker that computed a deadline and the triggerer that checks it.
-CLOCK_SKEW_SECONDS = 24 * 3600.0
-
-
-def timeout_seconds(timeout: object, name: str = "timeout") -> float | None:
-    """``timeout`` (seconds or a ``timedelta``) as positive seconds up to :data:`MAX_WAIT_SECONDS`; None: no limit."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, timedelta):
-        seconds = timeout.total_seconds()
-    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        try:
-            seconds = float(timeout)
-        except OverflowError:  # an int too large for a float
-            seconds = math.inf
-    else:
-        raise SixtyfourInputError(f"{name} must be a number of seconds or a timedelta, got {type(timeout).__name__}")
-    if math.isnan(seconds) or seconds <= 0:
-        raise SixtyfourInputError(f"{name} must be positive, got {timeout!r}")
-    if seconds > MAX_WAIT_SECONDS:
-        raise SixtyfourInputError(f"{name} must be at most {MAX_WAIT_SECONDS:.0f} seconds (366 days), got {timeout!r}")
-    return seconds
+__all__ = [
+    "CLOCK_SKEW_SECONDS",
+    "MAX_WAIT_SECONDS",
+    "check_deadline",
+    "deadline_from",
+    "describe_deadline",
+    "timeout_seconds",
+]
 
 
 def deadline_from(timeout: float | None, now: float | None = None) -> float | None:
@@ -45,24 +33,6 @@ def deadline_from(timeout: float | None, now: float | None = None) -> float | No
     if timeout is None:
         return None
     return (time.time() if now is None else now) + timeout
-
-
-def check_deadline(deadline: object, now: float | None = None) -> float | None:
-    """``deadline`` (epoch seconds, or None) as a float; raises unless it is finite, after 1970 and at
-    most :data:`MAX_WAIT_SECONDS` (plus :data:`CLOCK_SKEW_SECONDS`) from ``now``."""
-    if deadline is None:
-        return None
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not math.isfinite(deadline):
-        raise SixtyfourInputError(
-            f"deadline must be an absolute time in epoch seconds (e.g. time.time() + 3600) or None, got {deadline!r}"
-        )
-    latest = (time.time() if now is None else now) + MAX_WAIT_SECONDS + CLOCK_SKEW_SECONDS
-    if not 0 <= deadline <= latest:
-        raise SixtyfourInputError(
-            f"deadline {deadline!r} is out of range: it must be after 1970 and at most 366 days from now "
-            f"(epoch seconds up to {latest:.0f})"
-        )
-    return float(deadline)
 
 
 def describe_deadline(deadline: float) -> str:

@@ -51,14 +51,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
+from airflow_provider_sixtyfour.protocol.endpoints import IDEMPOTENCY_KEY_PREFIX
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourConflictError, SixtyfourError, SixtyfourNotFoundError
 from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunStarted
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.run_ledger import RunLedger, StartRecord
 
 __all__ = ["OwnedRun", "Reuse", "RunClaimer", "RunLedger", "StartRecord", "TaskInstanceIdentity", "reuse_verdict"]
-
-IDEMPOTENCY_KEY_PREFIX = "airflow-sixtyfour-"
 
 #: Statuses of an earlier try's run that a retry reattaches to (a completed run is not paid twice). An
 #: unknown status counts only while the run has not ended: one that ended so is treated as failed.

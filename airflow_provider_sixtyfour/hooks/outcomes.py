@@ -7,11 +7,11 @@ Both transports build these and :func:`~airflow_provider_sixtyfour.hooks.retryin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airflow_provider_sixtyfour.protocol.answers import MAX_ANSWER_BYTES
+from airflow_provider_sixtyfour.protocol.redaction import redact_queries_in
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,6 @@ class Unreadable(_Failure):
 Outcome = Answer | NoAnswer | Unsendable | Unreadable
 
 
-_QUERY = re.compile(r"\?\S*")
-
-
 def no_answer(exc: BaseException) -> NoAnswer:
     """Describe a transport exception briefly: its class and the innermost OS-level cause (no URL query strings)."""
     chain = [exc]
@@ -100,7 +97,7 @@ def no_answer(exc: BaseException) -> NoAnswer:
     else:
         detail = str(root).strip() or ("timed out" if isinstance(root, TimeoutError) else "no details")
     reason = type(exc).__name__ if root is exc else f"{type(exc).__name__}: {type(root).__name__}"
-    return NoAnswer(f"{reason}: {_QUERY.sub('?<redacted>', detail)[:300]}")
+    return NoAnswer(f"{reason}: {redact_queries_in(detail)[:300]}")
 
 
 def content_length(headers: Mapping[str, str]) -> int | None:

@@ -1,85 +1,25 @@
-"""What a run is started with: checking the operator's input before any paid call, and the start request.
+"""What a run is started with: the checks of its input that need storage, and the start request.
 
-Every check raises :class:`SixtyfourInputError` with a message that names the parameter and says how
-to fix it. Nothing here starts a run: :class:`RunRequest` is the start function the run claimer calls.
+The checks of plain values live in :mod:`~airflow_provider_sixtyfour.protocol.validate`; here are those
+that look at a destination or open the input CSV. Every check raises :class:`SixtyfourInputError` with
+a message that names the parameter and says how to fix it. Nothing here starts a run:
+:class:`RunRequest` is the start function the run claimer calls.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_sixtyfour.protocol.endpoints import (
-    RESOURCE_HANDLE_SPEC_KEY,
-    RESULT_FORMATS,
-    SAVE_JSON_FORMATS,
-    validate_webhook_payload,
-)
+from airflow_provider_sixtyfour.protocol import validate
+from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourNotFoundError
+from airflow_provider_sixtyfour.protocol.validate import Payload
 
 if TYPE_CHECKING:
     from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
     from airflow_provider_sixtyfour.protocol.models import RunStarted, Workflow
-
-Payload = list[dict[str, Any]] | dict[str, Any]
-
-
-def check_workflow_id(workflow_id: object) -> str:
-    """The workflow id, stripped; raises when it is missing."""
-    if not isinstance(workflow_id, str) or not workflow_id.strip():
-        raise SixtyfourInputError(
-            f"workflow_id is missing (got {workflow_id!r}): pass the id of the workflow to run, as shown in the "
-            "Sixtyfour app"
-        )
-    return workflow_id.strip()
-
-
-def check_payload(webhook_payload: object) -> Payload | None:
-    """The webhook payload as a dict or a list of dicts, or None; raises for anything else.
-
-    A JSON string (what a Jinja template renders when the DAG does not render native objects) is
-    parsed first.
-    """
-    if webhook_payload is None:
-        return None
-    if isinstance(webhook_payload, (str, bytes)):
-        try:
-            webhook_payload = json.loads(webhook_payload)
-        except ValueError:
-            raise SixtyfourInputError(
-                "webhook_payload is a string that is not JSON: pass a dict or a list of dicts, or an XComArg "
-                "(e.g. upstream_task.output) instead of a Jinja string"
-            ) from None
-    if isinstance(webhook_payload, (list, tuple)) and not webhook_payload:
-        raise SixtyfourInputError("webhook_payload is an empty list: there are no rows to enrich")
-    return validate_webhook_payload(webhook_payload)
-
-
-def check_specs_override(specs_override: object) -> dict[str, Any] | None:
-    """``specs_override`` as a plain dict, or None; raises when it is not a JSON-serialisable dict."""
-    if specs_override is None:
-        return None
-    if not isinstance(specs_override, Mapping):
-        raise SixtyfourInputError(
-            f"specs_override must be a dict of block settings, got {type(specs_override).__name__}"
-        )
-    try:
-        json.dumps(specs_override, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise SixtyfourInputError(f"specs_override is not JSON-serialisable ({err})") from None
-    return dict(specs_override)
-
-
-def check_flag(value: object, name: str) -> bool:
-    """A yes/no parameter as a bool: a bool, or the ``"True"``/``"False"`` a template renders; raises otherwise."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise SixtyfourInputError(f"{name} must be True or False (a template may render 'True' or 'False'), got {value!r}")
 
 
 def check_download_to(download_to: object, download_format: object, download_files: object, save_json: bool) -> None:
@@ -87,23 +27,12 @@ def check_download_to(download_to: object, download_format: object, download_fil
     from airflow_provider_sixtyfour.transfers.destination import check_destination_uri
     from airflow_provider_sixtyfour.transfers.selection import validate_selection
 
-    check_download_format(download_format, save_json)
+    validate.download_format(download_format, save_json)
     validate_selection(download_files)
     if isinstance(download_to, (str, os.PathLike)):
         if not os.fspath(download_to).strip():
             raise SixtyfourInputError("download_to is empty: pass a folder URI such as 's3://bucket/sixtyfour/'")
         check_destination_uri(os.fspath(download_to))
-
-
-def check_download_format(download_format: object, save_json: bool) -> None:
-    """``download_to``'s format: one download links take, and saved by the run (json and ndjson need save_json)."""
-    if not isinstance(download_format, str) or download_format not in RESULT_FORMATS:
-        raise SixtyfourInputError(f"download_format must be one of {list(RESULT_FORMATS)}, got {download_format!r}")
-    if download_format in SAVE_JSON_FORMATS and not save_json:
-        raise SixtyfourInputError(
-            f"download_format={download_format!r} needs save_json=True (the run keeps JSON results only when "
-            "started with it): pass save_json=True, or download_format='csv'"
-        )
 
 
 def csv_path(input_csv: object, conn_id: str | None) -> Any:

@@ -15,8 +15,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_sixtyfour import connection_form
 from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.lineage.mixin import SixtyfourLineageMixin
-from airflow_provider_sixtyfour.operators._inputs import check_flag
-from airflow_provider_sixtyfour.protocol.endpoints import RESULT_FORMATS
+from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.transfers.announce import DEFAULT_ASSET_ALIAS, land_and_announce, outlets_with_alias
 
@@ -148,7 +147,7 @@ class SixtyfourDownloadResultsOperator(SixtyfourLineageMixin, BaseOperator):
                 destination_conn_id=self.destination_conn_id or None,
                 files=self.files,
                 format=self.format,
-                overwrite=check_flag(self.overwrite, "overwrite"),
+                overwrite=validate.flag(self.overwrite, "overwrite"),
                 allow_empty=self.allow_empty,
                 options=self._options(),
                 abort=self._abort,
@@ -171,10 +170,9 @@ class SixtyfourDownloadResultsOperator(SixtyfourLineageMixin, BaseOperator):
 
 def _check_static_arguments(format: object, max_concurrency: object, max_attempts: object, alias: object) -> None:
     """Fail at DAG parse time for arguments that are wrong whatever the templates render to."""
-    if isinstance(format, str) and "{{" not in format and format not in RESULT_FORMATS:
-        raise SixtyfourInputError(f"format must be one of {list(RESULT_FORMATS)}, got {format!r}")
+    if isinstance(format, str) and "{{" not in format:
+        validate.result_format(format)
     for name, value in (("max_concurrency", max_concurrency), ("max_attempts", max_attempts)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise SixtyfourInputError(f"{name} must be a whole number >= 1, got {value!r}")
+        validate.whole_number(value, name, 1)
     if alias is not None and (not isinstance(alias, str) or not alias.strip()):
         raise SixtyfourInputError(f"asset_alias must be a non-empty string or None, got {alias!r}")

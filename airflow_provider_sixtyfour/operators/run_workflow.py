@@ -27,16 +27,12 @@ from airflow_provider_sixtyfour.links.sixtyfour import RUN_URL_XCOM_KEY, Sixtyfo
 from airflow_provider_sixtyfour.operators._inputs import (
     RunRequest,
     check_csv_readable,
-    check_download_format,
     check_download_to,
-    check_flag,
-    check_payload,
-    check_specs_override,
-    check_workflow_id,
     csv_path,
 )
 from airflow_provider_sixtyfour.operators._run_end import RunEnding, timeout_failure
 from airflow_provider_sixtyfour.operators._summary import run_summary
+from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.endpoints import RESOURCE_HANDLE_SPEC_KEY
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.live_status import LiveStatus
@@ -170,10 +166,10 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         self.download_to = download_to
         self.download_conn_id = download_conn_id
         self.download_files = download_files
-        self.download_overwrite = check_flag(download_overwrite, "download_overwrite")
+        self.download_overwrite = validate.flag(download_overwrite, "download_overwrite")
         self.download_format = download_format
         if download_to is not None and isinstance(download_format, str) and "{{" not in download_format:
-            check_download_format(download_format, bool(save_json))
+            validate.download_format(download_format, bool(save_json))
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._poll_seconds = poll_seconds(poll_interval)
         self._timeout_seconds = timeout_seconds(timeout)
@@ -233,9 +229,9 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
     def _checked_request(self, hook: SixtyfourHook) -> RunRequest:
         """Check every input, and the workflow it is meant for, before any paid call."""
         try:
-            workflow_id = check_workflow_id(self.workflow_id)
-            payload = check_payload(self.webhook_payload)
-            specs = check_specs_override(self.specs_override)
+            workflow_id = validate.workflow_id(self.workflow_id)
+            payload = validate.task_payload(self.webhook_payload)
+            specs = validate.specs_override(self.specs_override)
             has_csv = self.input_csv is not None and self.input_csv != ""
             if payload is not None and has_csv:
                 raise SixtyfourInputError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from airflow_provider_sixtyfour.protocol.decoding import UnreadableJson, decode_json
+from airflow_provider_sixtyfour.protocol.decoding import UnreadableJson, decode_json, looks_like_html
 from airflow_provider_sixtyfour.protocol.endpoints import ApiCall
 from airflow_provider_sixtyfour.protocol.errors import (
     SixtyfourResponseError,
@@ -97,7 +97,7 @@ def read_answer(
     except ValueError:
         # Masked before it is cut, so a key that straddles the cut cannot show in part.
         snippet = redact.text(body[:400].decode("utf-8", "replace"))[:80]
-        kind = "an HTML page" if snippet.lstrip().lower().startswith(("<!doctype", "<html")) else "not JSON"
+        kind = "an HTML page" if looks_like_html(snippet) else "not JSON"
         raise SixtyfourResponseError(
             call.method,
             call.path,

@@ -22,6 +22,12 @@ _PARTIAL_LITERAL = re.compile(r"[A-Za-z0-9.+-]{1,15}")
 _MAX_INT_DIGITS = 20
 
 
+def looks_like_html(text: str) -> bool:
+    """True when an answer's text is an HTML page (``<!DOCTYPE`` or ``<html`` first): a proxy's or a
+    wrong host's page, not the API's JSON."""
+    return text.lstrip().lower().startswith(("<!doctype", "<html"))
+
+
 class UnreadableJson(ValueError):
     """The body is not strict JSON the provider can read; ``problem`` says why ("is not UTF-8 text"), safe to show."""
 

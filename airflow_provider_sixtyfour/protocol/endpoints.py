@@ -7,16 +7,16 @@ request, plus the parser that turns the JSON answer into a typed record. Route t
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Generic, TypeVar
 from urllib.parse import quote
 
+from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.fields import MalformedAnswer, mapping, require_text
-from airflow_provider_sixtyfour.protocol.ids import check_job_id, check_workflow_id, same_run
+from airflow_provider_sixtyfour.protocol.ids import same_run
 from airflow_provider_sixtyfour.protocol.models import (
     CancelResult,
     DownloadLink,
@@ -25,7 +25,11 @@ from airflow_provider_sixtyfour.protocol.models import (
     RunStarted,
     Workflow,
 )
-from airflow_provider_sixtyfour.protocol.statuses import LIST_STATUS_FILTERS
+
+# Re-exported: the checks own these API facts.
+from airflow_provider_sixtyfour.protocol.validate import LIST_LIMIT_MAX as LIST_LIMIT_MAX
+from airflow_provider_sixtyfour.protocol.validate import RESULT_FORMATS as RESULT_FORMATS
+from airflow_provider_sixtyfour.protocol.validate import SAVE_JSON_FORMATS as SAVE_JSON_FORMATS
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +37,8 @@ R = TypeVar("R")
 DEFAULT_BASE_URL = "https://api.sixtyfour.ai"
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+#: How every key this provider sends starts: the task-derived ones and the random ones alike.
+IDEMPOTENCY_KEY_PREFIX = "airflow-sixtyfour-"
 
 # Route templates: the single definition of the API's paths (the emulator routes on these too).
 RUN_WORKFLOW = "/workflows/run"
@@ -60,18 +66,6 @@ UPLOAD_FIELD_NAME = "file"
 UPLOAD_HANDLE_KEY = "handle_id"
 #: The ``specs_override`` key that hands an uploaded CSV to a ``read_csv`` workflow.
 RESOURCE_HANDLE_SPEC_KEY = "resource_handle_id"
-
-LIST_LIMIT_MAX = 500
-#: The ``format`` values of download links; every one but ``csv`` needs a run started with ``save_json=true``.
-RESULT_FORMATS = ("csv", "json", "ndjson")
-SAVE_JSON_FORMATS = frozenset({"json", "ndjson"})
-
-
-def check_result_format(format: object) -> str:
-    """``format`` if download links take it; raises :class:`SixtyfourInputError` naming the choices otherwise."""
-    if not isinstance(format, str) or format not in RESULT_FORMATS:
-        raise SixtyfourInputError(f"format must be one of {list(RESULT_FORMATS)}, got {format!r}")
-    return format
 
 
 @dataclass(frozen=True)
@@ -114,65 +108,33 @@ class ApiCall(Generic[T]):
         return f"{self.method} {self.path}"
 
 
-def _about_run(parse: Callable[[Any], R], run_id: str, key: str) -> Callable[[Any], R]:
-    """``parse``, then check that the record names the run asked for: a cache or proxy that mixes up
-    answers must not make one run's status (or results) pass for another's."""
+def _path(route: str, **ids: str) -> str:
+    """``route`` with its ``{name}`` placeholders filled in, each id quoted as one path segment."""
+    return route.format(**{name: quote(value, safe="") for name, value in ids.items()})
+
+
+def _naming(parse: Callable[[Any], R], key: str, asked: str, what: str) -> Callable[[Any], R]:
+    """``parse``, then check that the record's ``key`` names the run or workflow asked for: a cache or
+    proxy that mixes up answers must not make one run's status (or results) pass for another's."""
 
     def checked(data: Any) -> R:
         record = parse(data)
         named = str(getattr(record, key))
-        if not same_run(named, run_id):
+        if not (same_run(named, asked) if what == "run" else named == asked):
             raise MalformedAnswer(
-                f"the answer is about run {named[:80]!r}, not the run asked for ({run_id!r}); is a cache or proxy "
-                "mixing up answers?"
+                f"the answer is about {what} {named[:80]!r}, not the {what} asked for ({asked!r}); is a cache or "
+                "proxy mixing up answers?"
             )
         return record
 
     return checked
 
 
-def _of_workflow(parse: Callable[[Any], R], workflow_id: str, key: str) -> Callable[[Any], R]:
-    """``parse``, then check that the record names the workflow asked for."""
-
-    def checked(data: Any) -> R:
-        record = parse(data)
-        named = str(getattr(record, key))
-        if named != workflow_id:
-            raise MalformedAnswer(
-                f"the answer is about workflow {named[:80]!r}, not the workflow asked for ({workflow_id!r}); is a "
-                "cache or proxy mixing up answers?"
-            )
-        return record
-
-    return checked
-
-
-def validate_webhook_payload(payload: object) -> list[dict[str, Any]] | dict[str, Any]:
-    """Check that a webhook payload is a dict or a list of dicts and JSON-serialisable; return it."""
-    if isinstance(payload, Mapping):
-        rows: list[Any] = [payload]
-    elif isinstance(payload, (list, tuple)):
-        rows = list(payload)
-    else:
-        raise SixtyfourInputError(
-            f"webhook_payload must be a dict or a list of dicts (one per row), got {type(payload).__name__}"
-        )
-    for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise SixtyfourInputError(
-                f"webhook_payload row {index} is a {type(row).__name__}, not a dict: each row must be a "
-                "dict of column name to value"
-            )
-    try:
-        json.dumps(payload, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise SixtyfourInputError(
-            f"webhook_payload is not JSON-serialisable ({err}): convert dates, decimals and other "
-            "objects to strings or numbers first"
-        ) from None
-    if isinstance(payload, Mapping):
-        return dict(payload)
-    return [dict(row) for row in rows]
+def _get_one(route: str, parse: Callable[[Any], R], key: str, **ids: str) -> ApiCall[R]:
+    """``GET route`` for one run (``run_id=``) or workflow (``workflow_id=``), its answer checked to name it."""
+    ((name, asked),) = ids.items()
+    what = "run" if name == "run_id" else "workflow"
+    return ApiCall(method="GET", route=route, path=_path(route, **ids), parse=_naming(parse, key, asked, what))
 
 
 def _parse_handle(data: object) -> str:
@@ -188,20 +150,15 @@ def run_workflow(
     idempotency_key: str,
 ) -> ApiCall[RunStarted]:
     """``POST /workflows/run``: start a run. Sent with an ``Idempotency-Key`` so it is safe to retry."""
-    workflow_id = check_workflow_id(workflow_id)
+    workflow_id = validate.workflow_id(workflow_id)
     if not idempotency_key:
         raise SixtyfourInputError("idempotency_key is empty")
     body: dict[str, Any] = {}
-    if specs_override is not None:
-        if not isinstance(specs_override, Mapping):
-            raise SixtyfourInputError(f"specs_override must be a dict, got {type(specs_override).__name__}")
-        try:
-            json.dumps(specs_override, allow_nan=False)
-        except (TypeError, ValueError) as err:
-            raise SixtyfourInputError(f"specs_override is not JSON-serialisable ({err})") from None
-        body["specs_override"] = dict(specs_override)
+    specs = validate.specs_override(specs_override)
+    if specs is not None:
+        body["specs_override"] = specs
     if webhook_payload is not None:
-        body["webhook_payload"] = validate_webhook_payload(webhook_payload)
+        body["webhook_payload"] = validate.webhook_payload(webhook_payload)
     params = {"workflow_id": workflow_id}
     if save_json:
         params["save_json"] = "true"
@@ -212,7 +169,7 @@ def run_workflow(
         params=params,
         json_body=body or None,
         headers={IDEMPOTENCY_KEY_HEADER: idempotency_key},
-        parse=_of_workflow(RunStarted.from_api, workflow_id, "workflow_id"),
+        parse=_naming(RunStarted.from_api, "workflow_id", workflow_id, "workflow"),
         retry_safe=True,
     )
 
@@ -221,19 +178,10 @@ def list_runs(status: str | None = None, workflow_id: str | None = None, limit: 
     """``GET /workflows/runs``: the organisation's runs, newest first."""
     params: dict[str, str] = {}
     if status is not None:
-        status_value = str(getattr(status, "value", status)).lower()
-        if status_value == "canceled":
-            status_value = "cancelled"
-        if status_value not in LIST_STATUS_FILTERS:
-            raise SixtyfourInputError(
-                f"status {status!r} is not a filter the API knows; use one of {sorted(LIST_STATUS_FILTERS)}"
-            )
-        params["status"] = status_value
+        params["status"] = validate.list_status(status)
     if workflow_id is not None:
-        params["workflow_id"] = check_workflow_id(workflow_id)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
-        raise SixtyfourInputError(f"limit must be an integer from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
-    params["limit"] = str(limit)
+        params["workflow_id"] = validate.workflow_id(workflow_id)
+    params["limit"] = str(validate.list_limit(limit))
     return ApiCall(method="GET", route=LIST_RUNS, path=LIST_RUNS, params=params, parse=_runs_at_most(limit))
 
 
@@ -253,36 +201,30 @@ def _runs_at_most(limit: int) -> Callable[[Any], list[RunRecord]]:
 
 def get_live_status(job_id: str) -> ApiCall[LiveStatus]:
     """``GET /workflows/runs/{run_id}/live_status``: a run's status and per-block progress."""
-    run_id = check_job_id(job_id)
-    return ApiCall(
-        method="GET",
-        route=LIVE_STATUS,
-        path=LIVE_STATUS.format(run_id=quote(run_id, safe="")),
-        parse=_about_run(LiveStatus.from_api, run_id, "run_id"),
-    )
+    return _get_one(LIVE_STATUS, LiveStatus.from_api, "run_id", run_id=validate.job_id(job_id))
 
 
 def cancel_run(job_id: str) -> ApiCall[CancelResult]:
     """``POST /workflows/cancel``: ask for a run to stop. Harmless on a finished run, so retry-safe."""
-    job_id = check_job_id(job_id)
+    job_id = validate.job_id(job_id)
     return ApiCall(
         method="POST",
         route=CANCEL_RUN,
         path=CANCEL_RUN,
         params={"job_id": job_id},
         json_body={},
-        parse=_about_run(CancelResult.from_api, job_id, "job_id"),
+        parse=_naming(CancelResult.from_api, "job_id", job_id, "run"),
     )
 
 
 def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[DownloadLink]]:
     """``GET /workflows/runs/{run_id}/results/download-links``: one signed link per result file."""
-    run_id = check_job_id(job_id)
-    format = check_result_format(format)
+    run_id = validate.job_id(job_id)
+    format = validate.result_format(format)
     return ApiCall(
         method="GET",
         route=DOWNLOAD_LINKS,
-        path=DOWNLOAD_LINKS.format(run_id=quote(run_id, safe="")),
+        path=_path(DOWNLOAD_LINKS, run_id=run_id),
         params={"format": format},
         parse=DownloadLink.list_from_api,
     )
@@ -306,15 +248,9 @@ def list_workflows() -> ApiCall[list[Workflow]]:
 
 def get_workflow(workflow_id: str) -> ApiCall[Workflow]:
     """``GET /workflows/{workflow_id}``: one workflow with its blocks."""
-    workflow_id = check_workflow_id(workflow_id)
-    return ApiCall(
-        method="GET",
-        route=GET_WORKFLOW,
-        path=GET_WORKFLOW.format(workflow_id=quote(workflow_id, safe="")),
-        parse=_of_workflow(Workflow.from_api, workflow_id, "id"),
-    )
+    return _get_one(GET_WORKFLOW, Workflow.from_api, "id", workflow_id=validate.workflow_id(workflow_id))
 
 
 def new_idempotency_key() -> str:
     """A fresh random idempotency key, for run starts whose caller gave none."""
-    return f"airflow-sixtyfour-{uuid.uuid4()}"
+    return f"{IDEMPOTENCY_KEY_PREFIX}{uuid.uuid4()}"

@@ -11,31 +11,43 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_sixtyfour.protocol.decoding import looks_like_html
 from airflow_provider_sixtyfour.protocol.redaction import Redactor, redact_url, url_host
 
 
 class SixtyfourError(Exception):
     """Base class of every error this provider raises.
 
+    ``final`` says that a retry of the task cannot fix it (a wrong parameter, a key the API refuses, a
+    target that exists, ...): tasks then fail without Airflow's retries (see :func:`is_final`). Each
+    class declares it; an instance may decide it from what it is about (a run that failed for good).
+
     ``wait_refused`` says why the hook raised it instead of waiting to retry (the task is stopping, or
     the wait would pass the task's deadline); None when it did not decline a wait.
     """
 
+    final: bool = False
     wait_refused: str | None = None
+
+    def _name_call(self, method: str, path: str) -> str:
+        """Record the request this error is about (its path without a signed query); ``METHOD /path``."""
+        self.method = method
+        self.path = redact_url(path)
+        return f"{method} {self.path}"
 
 
 class SixtyfourInputError(SixtyfourError, ValueError):
     """A value given to the provider is wrong; raised before any request is sent."""
+
+    final = True
 
 
 class SixtyfourTransportError(SixtyfourError):
     """The request did not get an HTTP answer: connection refused or reset, timeout, DNS failure."""
 
     def __init__(self, method: str, path: str, reason: str) -> None:
-        self.method = method
-        self.path = redact_url(path)
         self.reason = reason
-        super().__init__(f"{method} {self.path} failed before an answer arrived: {reason}")
+        super().__init__(f"{self._name_call(method, path)} failed before an answer arrived: {reason}")
 
 
 class SixtyfourWebhookError(SixtyfourError):
@@ -60,12 +72,10 @@ class SixtyfourRequestError(SixtyfourError):
     final = True
 
     def __init__(self, method: str, path: str, reason: str) -> None:
-        self.method = method
-        self.path = redact_url(path)
         self.reason = reason
         super().__init__(
-            f"{method} {self.path} could not be sent: {reason}. Check the host of the Sixtyfour connection "
-            "(a URL such as https://api.sixtyfour.ai) and the values passed to the call"
+            f"{self._name_call(method, path)} could not be sent: {reason}. Check the host of the Sixtyfour "
+            "connection (a URL such as https://api.sixtyfour.ai) and the values passed to the call"
         )
 
 
@@ -73,10 +83,8 @@ class SixtyfourResponseError(SixtyfourError):
     """The API answered 2xx, but not with what the documented schema promises (not JSON, fields missing)."""
 
     def __init__(self, method: str, path: str, problem: str) -> None:
-        self.method = method
-        self.path = redact_url(path)
         self.problem = problem
-        super().__init__(f"{method} {self.path} answered something this provider cannot read: {problem}")
+        super().__init__(f"{self._name_call(method, path)} answered something this provider cannot read: {problem}")
 
 
 class SixtyfourApiError(SixtyfourError):
@@ -107,13 +115,11 @@ class SixtyfourApiError(SixtyfourError):
         note: str = "",
     ) -> None:
         self.status_code = status_code
-        self.method = method
-        self.path = redact_url(path)
         self.api_message = api_message
         self.details = details or []
         self.retry_after = retry_after
         self.code = code
-        message = f"{method} {self.path} failed with HTTP {status_code}: {api_message}"
+        message = f"{self._name_call(method, path)} failed with HTTP {status_code}: {api_message}"
         for extra in (self.hint, note):
             if extra:
                 message = f"{message}. {extra}"
@@ -132,8 +138,9 @@ class SixtyfourRedirectError(SixtyfourApiError):
 
 
 class SixtyfourAuthError(SixtyfourApiError):
-    """401: the API key is missing, wrong or revoked."""
+    """401: the API key is missing, wrong or revoked (and 403, below): final."""
 
+    final = True
     hint = (
         "Check the API key in the password field of the Sixtyfour connection "
         "(or in the AIRFLOW_CONN_<CONN_ID> environment variable that defines it)"
@@ -147,23 +154,26 @@ class SixtyfourForbiddenError(SixtyfourAuthError):
 
 
 class SixtyfourInsufficientCreditError(SixtyfourApiError):
-    """402: the organisation's credit balance cannot pay for the run."""
+    """402: the organisation's credit balance cannot pay for the run; not final: a top-up fixes it."""
 
     hint = "Top up the organisation's Sixtyfour credits, then clear the task"
 
 
 class SixtyfourNotFoundError(SixtyfourApiError):
-    """404: the workflow or run does not exist, or belongs to another organisation."""
+    """404: the workflow or run does not exist, or belongs to another organisation: final."""
 
+    final = True
     hint = "Check the id, and that the API key belongs to the organisation that owns it"
 
 
 class SixtyfourConflictError(SixtyfourApiError):
-    """409: the API refused the request as conflicting with the current state."""
+    """409: the API refused the request as conflicting with the current state; not final: it can pass with time."""
 
 
 class SixtyfourValidationError(SixtyfourApiError):
-    """400 or 422: the API refused the request's content; ``details`` lists each problem."""
+    """400 or 422: the API refused the request's content; ``details`` lists each problem: final."""
+
+    final = True
 
 
 class SixtyfourRateLimitError(SixtyfourApiError):
@@ -198,23 +208,14 @@ def fails_a_poll(error: BaseException) -> bool:
     return not isinstance(error, SixtyfourRateLimitError)
 
 
-#: API errors that sending the same request again cannot fix: a wrong parameter, a key the API
-#: refuses, an id it does not know. Tasks fail on these without Airflow's retries (see
-#: :func:`is_final`). 402 (credit) and 409 (conflict) are not among them: both can pass with time.
-FINAL_ERRORS: tuple[type[SixtyfourError], ...] = (
-    SixtyfourInputError,
-    SixtyfourValidationError,
-    SixtyfourAuthError,
-    SixtyfourNotFoundError,
-)
-
-
 def is_final(error: BaseException) -> bool:
-    """True for errors a retry of the task cannot fix: :data:`FINAL_ERRORS`, and errors that say so
-    themselves with a true ``final`` attribute (a target that exists, a run that failed, ...)."""
-    return isinstance(error, FINAL_ERRORS) or (
-        isinstance(error, SixtyfourError) and bool(getattr(error, "final", False))
-    )
+    """True for errors a retry of the task cannot fix: a :class:`SixtyfourError` whose ``final`` is true.
+
+    Final: wrong input, 400/422, 401/403, 404, a redirect, a request that cannot be sent, a target that
+    exists, a run that failed... Not final: 402 (credit) and 409 (conflict), which can pass with time,
+    and every transient error.
+    """
+    return isinstance(error, SixtyfourError) and error.final
 
 
 _BY_STATUS: dict[int, type[SixtyfourApiError]] = {
@@ -280,8 +281,7 @@ def _read_api_error(
         text = body[:600].decode("utf-8", "replace")
         # Masked before it is cut, so a key that straddles the cut cannot show in part.
         text = (redactor.text(text) if redactor is not None else text)[:200].strip()
-        looks_html = text.lstrip().lower().startswith(("<!doctype", "<html"))
-        if looks_html:
+        if looks_like_html(text):
             return f"{fallback} (the answer was an HTML page, not the API's JSON: is a proxy in the way?)", [], None
         return f"{fallback} (answer not JSON: {text!r})", [], None
     if not isinstance(data, Mapping):

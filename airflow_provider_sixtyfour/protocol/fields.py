@@ -82,6 +82,16 @@ def opt_str(data: Mapping[str, Any], key: str) -> str | None:
     return None if number is None else str(number)
 
 
+def _from_text(value: object, convert: type[int] | type[float]) -> object:
+    """A numeric string read with ``convert`` (None when it is not a number); any other value as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return convert(value)
+    except ValueError:
+        return None
+
+
 def opt_int(data: Mapping[str, Any], key: str, default: int | None = None) -> int | None:
     """An optional integer field (a float is truncated, a numeric string read); ``default`` otherwise."""
     value = data.get(key)
@@ -89,12 +99,7 @@ def opt_int(data: Mapping[str, Any], key: str, default: int | None = None) -> in
         return default
     if type(value) is int:
         return value if INT_MIN <= value <= INT_MAX else default
-    if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            return default
-    number = finite(value)
+    number = finite(_from_text(value, int))
     if number is None:
         return default
     whole = int(number)
@@ -103,13 +108,7 @@ def opt_int(data: Mapping[str, Any], key: str, default: int | None = None) -> in
 
 def opt_float(data: Mapping[str, Any], key: str, default: float = 0.0) -> float:
     """An optional number field (a numeric string is accepted); ``default`` when missing or not finite."""
-    value = data.get(key)
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return default
-    number = finite(value)
+    number = finite(_from_text(data.get(key), float))
     return default if number is None else float(number)
 
 

@@ -1,4 +1,16 @@
-"""Keep credentials out of text: signed URLs lose their query string, and known secrets are masked."""
+"""Keep credentials out of text the provider logs, raises or stores; no I/O.
+
+- :func:`redact_url`: one URL without its query string and fragment (where a signed URL's signature
+  lives; ``?<redacted>`` stands in their place) and without ``user:password@``; :func:`url_host` keeps
+  only its host and port.
+- :func:`redact_urls_in`: every URL with a scheme (``https://``, ``s3://``...) in a text that carries a
+  query or fragment, passed through :func:`redact_url`.
+- :func:`redact_queries_in`: every query string in a text, also after a bare path (``/f.csv?sig=1``), as
+  ``requests``, ``urllib3`` and ``httpx`` write URLs in their messages.
+- :class:`Redactor`: masks known secrets (a connection's API key, raw and URL-quoted, when at least
+  :data:`MIN_SECRET_LENGTH` characters long) as ``***`` in text and in decoded JSON; in text it also
+  redacts URLs as :func:`redact_urls_in`, in JSON it leaves them whole (a download link must work).
+"""
 
 from __future__ import annotations
 
@@ -33,11 +45,19 @@ def url_host(url: str) -> str:
 
 
 _URL_WITH_QUERY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]*[?#][^\s\"'<>]*")
+#: A query string anywhere in text (a bare path's too): ``?`` up to white space, a quote, ``<``, ``>`` or ``)``.
+_QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
 
 
 def redact_urls_in(text: str) -> str:
     """``text`` with every URL that carries a query string or fragment passed through :func:`redact_url`."""
     return _URL_WITH_QUERY.sub(lambda match: redact_url(match.group(0)), text)
+
+
+def redact_queries_in(text: str) -> str:
+    """``text`` with every query string replaced by ``?<redacted>``, also after a bare path (``/x?sig=1``)
+    such as the URLs ``requests``, ``urllib3`` and ``httpx`` put in their messages."""
+    return _QUERY_IN_TEXT.sub("?<redacted>", text)
 
 
 #: Secrets shorter than this are not masked: masking every ``e`` of a message would hide it, and no

@@ -35,6 +35,20 @@ RATE_LIMIT_BUDGET_SECONDS = 3 * RATE_LIMIT_WINDOW_SECONDS
 _EPOCH_THRESHOLD = 1_000_000_000
 
 
+def backoff(
+    retry_number: int, base: float, cap: float = math.inf, *, jitter: bool = True, most_doublings: int = 62
+) -> float:
+    """The wait before the ``retry_number``-th retry (1-based): ``base``, doubled with each retry after the
+    first (at most ``most_doublings`` times), capped at ``cap``; with ``jitter`` a uniform pick from the
+    upper half of that, so that clients failing together do not come back together.
+
+    The one backoff of the provider: API calls (:class:`RetryPolicy`), the poller's failed cycles and
+    result-file downloads each pass their own base, cap and jitter.
+    """
+    ceiling = min(cap, base * 2.0 ** min(max(0, retry_number - 1), most_doublings))
+    return random.uniform(ceiling / 2, ceiling) if jitter else ceiling
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
@@ -128,9 +142,8 @@ class RetryPolicy:
         return self.rate_limit_budget > 0 and self.max_attempts > 1
 
     def backoff(self, retry_number: int) -> float:
-        """Full-jitter exponential backoff for the ``retry_number``-th retry (1-based)."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** max(0, retry_number - 1)))
-        return random.uniform(ceiling / 2, ceiling)
+        """Jittered exponential backoff for the ``retry_number``-th retry (1-based), see :func:`backoff`."""
+        return backoff(retry_number, self.backoff_base, self.backoff_max)
 
     def delay_after_status(
         self,

@@ -10,6 +10,15 @@ log = logging.getLogger(__name__)
 
 _seen_unknown: set[str] = set()
 
+#: The API's other spelling of ``cancelled`` (live status and the cancel answer say ``canceled``).
+_CANCELED = "canceled"
+
+
+def status_text(value: object) -> str:
+    """A status (a string or a member of these enums) as lower-case text, ``canceled`` spelt ``cancelled``."""
+    text = str(getattr(value, "value", value) or "").strip().lower()
+    return "cancelled" if text == _CANCELED else text
+
 
 class RunStatus(str, Enum):
     """The status of a workflow run (``overall_status`` in live status, ``status`` in run lists).
@@ -30,9 +39,7 @@ class RunStatus(str, Enum):
     @classmethod
     def parse(cls, value: object) -> RunStatus:
         """Map an API status string to a member; unknown values are logged once and become UNKNOWN."""
-        text = str(value or "").strip().lower()
-        if text == "canceled":
-            return cls.CANCELLED
+        text = status_text(value)
         try:
             return cls(text)
         except ValueError:

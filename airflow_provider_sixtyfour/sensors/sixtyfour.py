@@ -20,7 +20,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
 from airflow_provider_sixtyfour.deadlines import MAX_WAIT_SECONDS, deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
-from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.describe import ProgressTracker, describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
@@ -90,8 +90,7 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         return ProgressTracker()
 
     def _check_job_id(self) -> None:
-        # Building the request validates the id (a UUID) with a message that says how to fix it.
-        endpoints.get_live_status(self.job_id)
+        validate.job_id(self.job_id)
 
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) as any sensor, or defer to :class:`SixtyfourWorkflowRunTrigger`.

@@ -6,12 +6,9 @@ included) in their messages: :func:`describe_exception` keeps only its host and 
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
-from airflow_provider_sixtyfour.protocol.redaction import redact_url
-
-_QUERY_IN_TEXT = re.compile(r"\?[^\s'\"<>)]+")
+from airflow_provider_sixtyfour.protocol.redaction import redact_queries_in, redact_url
 
 
 class LinkRejected(Exception):
@@ -33,7 +30,7 @@ def scrub(text: str, url: str | None = None) -> str:
         query = urlsplit(url).query
         if query:
             text = text.replace(query, "<redacted>")
-    return _QUERY_IN_TEXT.sub("?<redacted>", text)
+    return redact_queries_in(text)
 
 
 def describe_exception(exc: BaseException, url: str | None = None) -> str:

@@ -7,14 +7,14 @@ run operator's ``download_to=``.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Protocol
 
-from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol import endpoints, validate
 from airflow_provider_sixtyfour.protocol.describe import describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourValidationError
+from airflow_provider_sixtyfour.protocol.retry import backoff
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.transfers.attempts import FatalDownloadError, LinkRejected, RetryableDownloadError
 from airflow_provider_sixtyfour.transfers.destination import Destination, resolve_destination
@@ -103,8 +103,8 @@ def land_results(
     """
     opts = (options or DownloadOptions()).validate()
     selection = validate_selection(files)
-    endpoints.get_download_links(job_id, format)  # validates job_id and format before any request
-    job_id = str(job_id).strip()
+    job_id = validate.job_id(job_id)
+    format = validate.result_format(format)
     dest = resolve_destination(destination, destination_conn_id)
 
     _require_completed(hook, job_id)
@@ -351,8 +351,7 @@ class _LandingJob:
     def _pause(self, attempts: int) -> None:
         if attempts >= self.options.max_attempts:
             return
-        ceiling = self.options.retry_wait * (2 ** (attempts - 1))
-        self.abort.wait(random.uniform(ceiling / 2, ceiling))
+        self.abort.wait(backoff(attempts, self.options.retry_wait))
 
 
 def _first_real_error(futures: list[Future[LandedFile]]) -> BaseException | None:

@@ -10,15 +10,13 @@ the wrong bytes under a name.
 from __future__ import annotations
 
 import posixpath
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 
 from airflow_provider_sixtyfour.protocol.models import DownloadLink
+from airflow_provider_sixtyfour.protocol.validate import PARTIAL_MARKER, file_name_problem
 from airflow_provider_sixtyfour.transfers.errors import SixtyfourResultNameError
-
-PARTIAL_MARKER = ".partial-"
 
 
 def partial_name() -> str:
@@ -75,21 +73,7 @@ def target_names(links: Sequence[DownloadLink], max_name_bytes: int = 255) -> li
 
 def _base_name(link: DownloadLink) -> str:
     name = posixpath.basename(link.filename.replace("\\", "/"))
-    if name in ("", ".", ".."):
-        raise SixtyfourResultNameError(link.filename, "the API gave a filename that cannot be a file name")
-    bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Cs")), None)
-    if bad is not None:
-        if bad == "\x00":
-            what = "a NUL byte"
-        elif unicodedata.category(bad) == "Cs":
-            what = "a lone surrogate (not valid Unicode)"
-        else:
-            what = f"the control character {bad!r}"
-        raise SixtyfourResultNameError(
-            link.filename, f"the API gave a filename with {what}, which cannot be part of a file name"
-        )
-    if name.startswith(".") and PARTIAL_MARKER in name:
-        raise SixtyfourResultNameError(
-            link.filename, "the API gave a filename that looks like this provider's temporary files"
-        )
+    problem = file_name_problem(name)
+    if problem is not None:
+        raise SixtyfourResultNameError(link.filename, problem)
     return name

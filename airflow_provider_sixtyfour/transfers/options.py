@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
+from airflow_provider_sixtyfour.protocol.validate import is_real, whole_number
 from airflow_provider_sixtyfour.transfers.streaming import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_EXPANSION, MiB
 
 #: The longest timeout, wait or window an option may name: a day (beyond it is a typo, not a setting).
@@ -63,22 +63,24 @@ class DownloadOptions:
 
     def validate(self) -> DownloadOptions:
         """Raise :class:`SixtyfourInputError` for values that cannot work (NaN and infinity included)."""
-        _whole("max_concurrency", self.max_concurrency, 1, 256)
-        _whole("max_attempts", self.max_attempts, 1, 100)
-        _whole("chunk_size", self.chunk_size, 64 * 1024, 64 * MiB, "at least 65536 bytes (64 KiB) and at most 64 MiB")
-        _whole(
-            "part_size", self.part_size, 5 * MiB, 5 * 1024 * MiB, "at least 5 MiB (S3's minimum part) and at most 5 GiB"
+        whole_number(self.max_concurrency, "max_concurrency", 1, 256)
+        whole_number(self.max_attempts, "max_attempts", 1, 100)
+        whole_number(
+            self.chunk_size, "chunk_size", 64 * 1024, 64 * MiB, "at least 65536 bytes (64 KiB) and at most 64 MiB"
+        )
+        whole_number(
+            self.part_size, "part_size", 5 * MiB, 5 * 1024 * MiB, "at least 5 MiB (S3's minimum part) and at most 5 GiB"
         )
         _seconds("connect_timeout", self.connect_timeout, zero=False)
         _seconds("read_timeout", self.read_timeout, zero=False)
         _seconds("throughput_window", self.throughput_window, zero=False)
         _seconds("retry_wait", self.retry_wait, zero=True)
-        if not _real(self.min_throughput) or not 0 <= self.min_throughput < 1e12:
+        if not is_real(self.min_throughput) or not 0 <= self.min_throughput < 1e12:
             raise SixtyfourInputError(
                 f"min_throughput must be a finite number of bytes a second >= 0 (0 turns the floor off), "
                 f"got {self.min_throughput!r}"
             )
-        if not _real(self.max_expansion) or not 1 <= self.max_expansion <= 1e6:
+        if not is_real(self.max_expansion) or not 1 <= self.max_expansion <= 1e6:
             raise SixtyfourInputError(
                 f"max_expansion must be a finite number >= 1 and <= 1000000 (decoded bytes per byte received), "
                 f"got {self.max_expansion!r}"
@@ -89,18 +91,8 @@ class DownloadOptions:
         return self
 
 
-def _real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _whole(name: str, value: object, low: int, high: int, bounds: str = "") -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        bounds = bounds or f"a whole number >= {low} and <= {high}"
-        raise SixtyfourInputError(f"{name} must be {bounds}, got {value!r}")
-
-
 def _seconds(name: str, value: object, *, zero: bool) -> None:
-    low_ok = _real(value) and (value >= 0 if zero else value > 0)  # type: ignore[operator]
+    low_ok = is_real(value) and (value >= 0 if zero else value > 0)  # type: ignore[operator]
     if not low_ok or value > MAX_SECONDS:  # type: ignore[operator]
         bound = ">= 0" if zero else "> 0"
         raise SixtyfourInputError(

@@ -116,7 +116,25 @@ def _discard(handle: Any) -> None:
         handle.closed = True
 
 
-class CommitOnCloseSink:
+class _StoreSink:
+    """What both object-store sinks share: one open fsspec writer, which a failed write abandons."""
+
+    destination: Destination
+    target: str
+    _fh: Any
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            self._fh.write(data)
+        except Exception as exc:
+            self.abort()
+            raise _write_error(self.destination, self.target, exc) from None
+
+    def abort(self) -> None:
+        _discard(self._fh)
+
+
+class CommitOnCloseSink(_StoreSink):
     """Writes the final key directly; the store publishes it only when the upload completes on close."""
 
     def __init__(self, destination: Destination, target: str, *, mode: str, part_size: int) -> None:
@@ -130,28 +148,18 @@ class CommitOnCloseSink:
         except Exception as exc:
             raise _write_error(destination, target, exc) from None
 
-    def write(self, data: bytes | memoryview) -> None:
-        try:
-            self._fh.write(data)
-        except Exception as exc:
-            _discard(self._fh)
-            raise _write_error(self.destination, self.target, exc) from None
-
     def commit(self) -> None:
         try:
             self._fh.close()
         except FileExistsError:
-            _discard(self._fh)
+            self.abort()
             raise SixtyfourTargetExistsError(self.destination.uri(self.target)) from None
         except Exception as exc:
-            _discard(self._fh)
+            self.abort()
             raise _write_error(self.destination, self.target, exc) from None
 
-    def abort(self) -> None:
-        _discard(self._fh)
 
-
-class TempMoveSink:
+class TempMoveSink(_StoreSink):
     """For other stores: writes a temporary sibling, then moves it onto the target."""
 
     def __init__(self, destination: Destination, target: str, *, overwrite: bool, part_size: int) -> None:
@@ -163,13 +171,6 @@ class TempMoveSink:
             self._fh = destination.fs.open(self.temp, "wb", block_size=part_size)
         except Exception as exc:
             raise _write_error(destination, target, exc) from None
-
-    def write(self, data: bytes | memoryview) -> None:
-        try:
-            self._fh.write(data)
-        except Exception as exc:
-            self.abort()
-            raise _write_error(self.destination, self.target, exc) from None
 
     def commit(self) -> None:
         fs = self.destination.fs
@@ -186,7 +187,7 @@ class TempMoveSink:
             raise _write_error(self.destination, self.target, exc) from None
 
     def abort(self) -> None:
-        _discard(self._fh)
+        super().abort()
         with contextlib.suppress(Exception):
             if self.destination.fs.exists(self.temp):
                 self.destination.fs.rm_file(self.temp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from airflow_provider_sixtyfour.protocol import retry
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourApiError, SixtyfourError, is_transient
 
 #: Longest wait between cycles after repeated failures of the list call.
@@ -44,8 +45,9 @@ class CycleFailure:
 
 
 def backoff(interval: float, failures: int) -> float:
-    """The wait after ``failures`` failed cycles in a row: the interval, doubled each time, capped."""
-    return min(interval * 2 ** min(failures - 1, 6), max(interval, MAX_ERROR_WAIT))
+    """The wait after ``failures`` failed cycles in a row: the interval, doubled each time (six times at
+    most), capped at :data:`MAX_ERROR_WAIT` (or the interval, when longer); no jitter: one poller a loop."""
+    return retry.backoff(failures, interval, max(interval, MAX_ERROR_WAIT), jitter=False, most_doublings=6)
 
 
 def cycle_failed(err: BaseException, failures: int, interval: float, direct_only: bool) -> CycleFailure:

@@ -22,7 +22,7 @@ from typing import Any
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.models import RunRecord, parse_timestamp
 from airflow_provider_sixtyfour.protocol.redaction import redact_urls_in
-from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus, status_text
 
 #: How far behind the newest end seen the floor trails: a run reported ended this late is still announced.
 GRACE = timedelta(minutes=10)
@@ -167,13 +167,13 @@ class RunEndTracker:
 
 def parse_statuses(statuses: object) -> tuple[RunStatus, ...]:
     """Validate a watcher's ``statuses`` argument: end statuses only, by their API spelling."""
-    allowed = {"completed", "failed", "cancelled", "canceled", "unknown"}
+    allowed = {"completed", "failed", "cancelled", "unknown"}
     items = [statuses] if isinstance(statuses, str) else statuses
     if not isinstance(items, (list, tuple, set, frozenset)) or not items:
         raise SixtyfourInputError(f"statuses must be a non-empty list of end statuses, got {statuses!r}")
     parsed: list[RunStatus] = []
     for item in items:
-        text = str(getattr(item, "value", item)).strip().lower()
+        text = status_text(item)
         if text not in allowed:
             raise SixtyfourInputError(
                 f"status {item!r} is not an end status; choose from completed, failed, cancelled, unknown "

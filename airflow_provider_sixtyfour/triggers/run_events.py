@@ -12,9 +12,10 @@ from typing import Any
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
-from airflow_provider_sixtyfour.protocol.endpoints import LIST_LIMIT_MAX
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, SixtyfourInputError
+from airflow_provider_sixtyfour.protocol import validate
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
+from airflow_provider_sixtyfour.protocol.validate import LIST_LIMIT_MAX
 from airflow_provider_sixtyfour.triggers.poller import Failed, Retrying, subscribe_runs_list
 from airflow_provider_sixtyfour.triggers.run_ends import (
     RunEndTracker,
@@ -36,19 +37,6 @@ STATE_KEY_PREFIX = "sixtyfour_run_ends"
 
 class SixtyfourWatcherError(SixtyfourError):
     """The watcher cannot list runs (a missing connection, a refused key, the list endpoint refused)."""
-
-
-def _workflow_ids(workflow_id: object) -> tuple[str, ...]:
-    items = [workflow_id] if isinstance(workflow_id, str) else workflow_id
-    if not isinstance(items, (list, tuple)) or not items:
-        raise SixtyfourInputError(f"workflow_id must be a workflow id or a non-empty list of them, got {workflow_id!r}")
-    ids: list[str] = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise SixtyfourInputError(f"workflow_id {item!r} is not a workflow id (a non-empty string)")
-        if item.strip() not in ids:
-            ids.append(item.strip())
-    return tuple(ids)
 
 
 class SixtyfourWorkflowRunEventTrigger(BaseEventTrigger):
@@ -85,17 +73,13 @@ class SixtyfourWorkflowRunEventTrigger(BaseEventTrigger):
         sixtyfour_conn_id: str = DEFAULT_CONN_ID,
     ) -> None:
         super().__init__()
-        self.workflow_ids = _workflow_ids(workflow_id)
+        self.workflow_ids = validate.workflow_ids(workflow_id)
         self.workflow_id: str | list[str] = (
             self.workflow_ids[0] if isinstance(workflow_id, str) else list(self.workflow_ids)
         )
         self.statuses: tuple[RunStatus, ...] = parse_statuses(statuses)
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or not poll_interval > 0:
-            raise SixtyfourInputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
-        if not isinstance(sixtyfour_conn_id, str) or not sixtyfour_conn_id:
-            raise SixtyfourInputError(f"sixtyfour_conn_id must be a connection id, got {sixtyfour_conn_id!r}")
-        self.poll_interval = float(poll_interval)
-        self.sixtyfour_conn_id = sixtyfour_conn_id
+        self.poll_interval = validate.interval(poll_interval, bounded=False)
+        self.sixtyfour_conn_id = validate.conn_id(sixtyfour_conn_id)
         self.watermark: Watermark | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

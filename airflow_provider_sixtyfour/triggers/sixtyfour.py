@@ -11,9 +11,9 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
-from airflow_provider_sixtyfour.deadlines import DEFAULT_POLL_SECONDS, check_deadline, describe_deadline, poll_seconds
+from airflow_provider_sixtyfour.deadlines import DEFAULT_POLL_SECONDS, describe_deadline
+from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.describe import ProgressTracker
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.models import LiveStatus
 from airflow_provider_sixtyfour.trigger_events import RunEvent
 from airflow_provider_sixtyfour.triggers.poller import (
@@ -67,16 +67,10 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         cancel_on_kill: bool = True,
     ) -> None:
         super().__init__()
-        if not isinstance(job_id, str) or not job_id.strip():
-            raise SixtyfourInputError(f"job_id must be the run's id (a non-empty string), got {job_id!r}")
-        if not isinstance(sixtyfour_conn_id, str) or not sixtyfour_conn_id:
-            raise SixtyfourInputError(f"sixtyfour_conn_id must be a connection id, got {sixtyfour_conn_id!r}")
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or not poll_interval > 0:
-            raise SixtyfourInputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
-        self.job_id = job_id.strip()
-        self.sixtyfour_conn_id = sixtyfour_conn_id
-        self.poll_interval = poll_seconds(poll_interval)
-        self.deadline = check_deadline(deadline)
+        self.job_id = validate.job_id_given(job_id)
+        self.sixtyfour_conn_id = validate.conn_id(sixtyfour_conn_id)
+        self.poll_interval = validate.interval(poll_interval)
+        self.deadline = validate.deadline(deadline)
         self.cancel_on_kill = bool(cancel_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

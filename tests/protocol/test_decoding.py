@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_sixtyfour.protocol.decoding import UnreadableJson, decode_json
+from airflow_provider_sixtyfour.protocol.decoding import UnreadableJson, decode_json, looks_like_html
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,11 @@ def test_ordinary_answers_decode_as_json_loads_does() -> None:
 def test_a_body_cut_inside_a_literal_is_cut_short() -> None:
     with pytest.raises(UnreadableJson, match="is cut short"):
         decode_json(b'{"estimation_blocked_by": nu')
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [("<!DOCTYPE html><html>", True), ("  \n<HTML lang=en>", True), ('{"a": 1}', False), ("<xml/>", False)],
+)
+def test_looks_like_html(text: str, html: bool) -> None:
+    assert looks_like_html(text) is html

@@ -11,6 +11,7 @@ from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
 from airflow_provider_sixtyfour.protocol.redaction import (
     MIN_SECRET_LENGTH,
     Redactor,
+    redact_queries_in,
     redact_url,
     redact_urls_in,
     url_host,
@@ -80,3 +81,11 @@ def test_redactor_scrubs_decoded_json_but_keeps_urls_whole() -> None:
     }
     assert not redactor.found_in(b'{"nothing": "here"}')
     assert Redactor().text("plain") == "plain"
+
+
+def test_redact_queries_in_text_also_after_a_bare_path() -> None:
+    text = "Max retries exceeded with url: /b/f.csv?X-Amz-Signature=abc (Caused by x) 'h/p?t=1' what?"
+    assert (
+        redact_queries_in(text)
+        == "Max retries exceeded with url: /b/f.csv?<redacted> (Caused by x) 'h/p?<redacted>' what?"
+    )

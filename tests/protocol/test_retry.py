@@ -10,6 +10,7 @@ from airflow_provider_sixtyfour.protocol.retry import (
     RETRYABLE_STATUS_CODES,
     RateLimitGate,
     RetryPolicy,
+    backoff,
     parse_rate_limit_reset,
     parse_retry_after,
     rate_limit_exhausted,
@@ -201,3 +202,12 @@ def test_429s_are_retried_by_time_not_by_attempts() -> None:
     # A told wait is a floor under the growing backoff; other statuses still count attempts.
     assert 2.0 <= (policy.delay_after_status(1, 429, {"Retry-After": "2"}) or 0) <= 2.02
     assert policy.delay_after_status(3, 503, {}) is None
+
+
+def test_one_backoff_serves_every_caller_with_its_own_numbers() -> None:
+    assert [backoff(n, 5.0, 60.0, jitter=False) for n in (0, 1, 2, 3, 4, 5)] == [5.0, 5.0, 10.0, 20.0, 40.0, 60.0]
+    assert backoff(10, 0.1, 60.0, jitter=False, most_doublings=6) == pytest.approx(6.4)
+    assert backoff(10_000, 1.0, jitter=False) == 2.0**62  # no overflow, however many retries
+    for n in (1, 2, 3):
+        samples = [backoff(n, 1.0) for _ in range(100)]
+        assert all(2 ** (n - 1) / 2 <= s <= 2 ** (n - 1) for s in samples)

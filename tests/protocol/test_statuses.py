@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_sixtyfour.protocol.statuses import RunStatus, run_has_ended, spelled_status
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus, run_has_ended, spelled_status, status_text
 
 WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -51,3 +51,12 @@ def test_unknown_statuses_are_never_terminal_nor_active_by_themselves() -> None:
 )
 def test_spelled_status_is_bounded_and_printable(value: object, spelled: str) -> None:
     assert spelled_status(value) == spelled
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("Canceled", "cancelled"), (" CANCELLED ", "cancelled"), (RunStatus.CANCELLED, "cancelled"), (None, "")],
+)
+def test_status_text_has_one_spelling_of_cancelled(value: object, text: str) -> None:
+    assert status_text(value) == text
+    assert RunStatus.parse("canceled") is RunStatus.CANCELLED
