@@ -384,10 +384,17 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
             " (on a 2-core machine shared with the emulator)"
         )
         if "lag_no_gc_ms" in s and "gc_pause_ms" in s:
+            fulls = f", {s['full_collections']} full collections" if "full_collections" in s else ""
             bound = (
-                f"garbage-collector pauses (worst {s['gc_pause_ms']:.0f} ms); without them the lag is "
+                f"garbage-collector pauses (worst {s['gc_pause_ms']:.0f} ms{fulls}); without them the lag is "
                 f"{s['lag_no_gc_ms']:.0f} ms; " + bound
             )
+            if "full_collection_floor_ms" in s:
+                bound += (
+                    f"; a full collection costs at least {s['full_collection_floor_ms']:.0f} ms here before any"
+                    " trigger exists (the heap of Airflow's and httpx's modules), and thousands of deferred tasks"
+                    " make the collector run several while they defer"
+                )
         figures.append(
             Figure(
                 f"worst event-loop lag, {n} runs (client CPU s)",

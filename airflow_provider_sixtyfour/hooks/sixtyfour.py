@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -144,15 +145,22 @@ class SixtyfourHook(BaseHook):
         return started
 
     def list_runs(
-        self, status: str | None = None, workflow_id: str | None = None, limit: int = 100
+        self,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        limit: int = 100,
+        *,
+        reuse: Mapping[str, models.RunRecord] | None = None,
     ) -> list[models.RunRecord]:
         """The organisation's runs, newest first.
 
         :param status: ``running``, ``completed``, ``cancelled`` or ``active`` (queued or running); None for all.
         :param workflow_id: only runs of this workflow.
         :param limit: at most this many runs (1 to 500).
+        :param reuse: records of an earlier call, by job id: a run the API lists unchanged comes back as
+            that same object (a poller that lists the same runs again and again allocates less).
         """
-        return self.transport.request(endpoints.list_runs(status, workflow_id, limit))
+        return self.transport.request(endpoints.list_runs(status, workflow_id, limit, reuse=reuse))
 
     def get_live_status(self, job_id: str) -> models.LiveStatus:
         """A run's status and per-block progress.
@@ -297,13 +305,19 @@ class SixtyfourAsyncHook(BaseHook):
         return started
 
     async def list_runs(
-        self, status: str | None = None, workflow_id: str | None = None, limit: int = 100
+        self,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        limit: int = 100,
+        *,
+        reuse: Mapping[str, models.RunRecord] | None = None,
     ) -> list[models.RunRecord]:
         """The organisation's runs, newest first (one request answers for many runs: the shared poller uses it).
 
         See :meth:`SixtyfourHook.list_runs`.
         """
-        return await (await self.get_transport()).request(endpoints.list_runs(status, workflow_id, limit))
+        call = endpoints.list_runs(status, workflow_id, limit, reuse=reuse)
+        return await (await self.get_transport()).request(call)
 
     async def get_live_status(self, job_id: str) -> models.LiveStatus:
         """A run's status and per-block progress; see :meth:`SixtyfourHook.get_live_status`."""

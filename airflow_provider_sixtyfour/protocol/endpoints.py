@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.protocol.fields import MalformedAnswer, mapping, require_text
+from airflow_provider_sixtyfour.protocol.fields import MalformedAnswer, as_list, mapping, require_text
 from airflow_provider_sixtyfour.protocol.ids import same_run
 from airflow_provider_sixtyfour.protocol.models import (
     CancelResult,
@@ -174,18 +174,28 @@ def run_workflow(
     )
 
 
-def list_runs(status: str | None = None, workflow_id: str | None = None, limit: int = 100) -> ApiCall[list[RunRecord]]:
-    """``GET /workflows/runs``: the organisation's runs, newest first."""
+def list_runs(
+    status: str | None = None,
+    workflow_id: str | None = None,
+    limit: int = 100,
+    *,
+    reuse: Mapping[str, RunRecord] | None = None,
+) -> ApiCall[list[RunRecord]]:
+    """``GET /workflows/runs``: the organisation's runs, newest first.
+
+    :param reuse: records of an earlier list, by job id: a run whose record the API answers unchanged
+        (the same JSON) comes back as that same object instead of a new one (see :func:`runs_reusing`).
+    """
     params: dict[str, str] = {}
     if status is not None:
         params["status"] = validate.list_status(status)
     if workflow_id is not None:
         params["workflow_id"] = validate.workflow_id(workflow_id)
     params["limit"] = str(validate.list_limit(limit))
-    return ApiCall(method="GET", route=LIST_RUNS, path=LIST_RUNS, params=params, parse=_runs_at_most(limit))
+    return ApiCall(method="GET", route=LIST_RUNS, path=LIST_RUNS, params=params, parse=_runs_at_most(limit, reuse))
 
 
-def _runs_at_most(limit: int) -> Callable[[Any], list[RunRecord]]:
+def _runs_at_most(limit: int, reuse: Mapping[str, RunRecord] | None) -> Callable[[Any], list[RunRecord]]:
     """The run-list parser that refuses more records than ``limit`` (before parsing any of them)."""
 
     def parse(data: object) -> list[RunRecord]:
@@ -194,9 +204,25 @@ def _runs_at_most(limit: int) -> Callable[[Any], list[RunRecord]]:
                 f"the API answered {len(data)} runs for limit={limit}; an answer with more runs than asked "
                 "for is not taken"
             )
-        return RunRecord.list_from_api(data)
+        if not reuse:
+            return RunRecord.list_from_api(data)
+        return runs_reusing(as_list(data, "runs"), reuse)
 
     return parse
+
+
+def runs_reusing(items: list[Any], reuse: Mapping[str, RunRecord]) -> list[RunRecord]:
+    """Parse listed runs, taking the record of ``reuse`` for every item that equals what it was parsed from.
+
+    The shared poller lists the same thousands of runs every cycle, and most of them have not changed:
+    reusing their records instead of parsing new ones keeps those objects out of the garbage collector's
+    oldest generation (whose full collections pause every trigger of the triggerer).
+    """
+    records: list[RunRecord] = []
+    for item in items:
+        known = reuse.get(item.get("job_id")) if type(item) is dict else None  # type: ignore[arg-type]
+        records.append(known if known is not None and known.raw == item else RunRecord.from_api(item))
+    return records
 
 
 def get_live_status(job_id: str) -> ApiCall[LiveStatus]:

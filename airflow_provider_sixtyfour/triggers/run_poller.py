@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_LIMIT_MAX
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
-from airflow_provider_sixtyfour.protocol.models import LiveStatus
+from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord
 from airflow_provider_sixtyfour.triggers.failures import Verdict, cycle_failed, live_failure_is_retried
 from airflow_provider_sixtyfour.triggers.mailbox import ListSubscription, Mailbox, Subscription, WatchedRun
 from airflow_provider_sixtyfour.triggers.plan import Listing, RunState, learn, needs_active_list, plan
@@ -69,6 +69,8 @@ class RunPoller:
         self._cycle = 0
         self._failures = 0
         self._listed_at: dict[str, int] = {}  # workflow id -> cycle of its last per-workflow list
+        # The records last cycle's lists brought, by job id: a run listed unchanged reuses its record.
+        self._known: dict[str, RunRecord] = {}
 
     @property
     def stopped(self) -> bool:
@@ -206,8 +208,15 @@ class RunPoller:
         return decision.wait
 
     async def _poll(self, hook: SixtyfourAsyncHook) -> None:
-        runs = list(self._runs.values())
         listings: list[Listing] = []
+        try:
+            await self._poll_into(hook, listings)
+        finally:
+            self._known = {record.job_id: record for listing in listings for record in listing.records}
+
+    async def _poll_into(self, hook: SixtyfourAsyncHook, listings: list[Listing]) -> None:
+        """One cycle: the lists ``plan`` needs (appended to ``listings``), progress, then ``live_status``."""
+        runs = list(self._runs.values())
         if self._listeners and not self._direct_only:
             listing = await self._list(hook, None, status=None)
             self._announce(listing)
@@ -233,7 +242,7 @@ class RunPoller:
         await self._fetch_live(hook, step.live)
 
     async def _list(self, hook: SixtyfourAsyncHook, workflow_id: str | None, status: str | None = "active") -> Listing:
-        records = await hook.list_runs(status=status, workflow_id=workflow_id, limit=LIST_LIMIT_MAX)
+        records = await hook.list_runs(status=status, workflow_id=workflow_id, limit=LIST_LIMIT_MAX, reuse=self._known)
         return Listing(records, LIST_LIMIT_MAX, workflow_id)
 
     def _announce(self, listing: Listing) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,22 @@ def test_list_runs_filters_and_orders(client: HookClient, workflows: EmulatorSer
     completed = client("list_runs", status="completed")
     assert [r.job_id for r in completed] == [other.job_id]
     assert completed[0].status is RunStatus.COMPLETED
+
+
+def test_list_runs_reuses_the_records_of_runs_listed_unchanged(client: HookClient, workflows: EmulatorServer) -> None:
+    slow = client("run_workflow", SLOW_WORKFLOW, LEADS)
+    fast = client("run_workflow", FAST_WORKFLOW, LEADS)
+    wait_for(lambda: finished(client, fast.job_id), "the fast run to finish")
+    first = client("list_runs")
+    again = client("list_runs", reuse={r.job_id: r for r in first})
+    assert [r.job_id for r in again] == [r.job_id for r in first]
+    assert all(new is old for new, old in zip(again, first, strict=True))  # nothing changed: no new objects
+    # A record that no longer matches the answer is parsed anew, never taken for it.
+    stale = {r.job_id: replace(r, status=RunStatus.QUEUED, raw={**r.raw, "status": "queued"}) for r in first}
+    fresh = client("list_runs", reuse=stale)
+    assert all(new is not stale[new.job_id] for new in fresh)
+    assert {r.job_id: r.status for r in fresh}[fast.job_id] is RunStatus.COMPLETED
+    assert {r.job_id: r for r in fresh}[slow.job_id] == {r.job_id: r for r in first}[slow.job_id]
 
 
 def test_live_status_advances_to_completed(client: HookClient) -> None:

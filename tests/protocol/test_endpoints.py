@@ -69,6 +69,32 @@ def test_list_runs_call() -> None:
     assert endpoints.list_runs(status=RunStatus.RUNNING).params["status"] == "running"
 
 
+def _listed(job_id: str, status: str = "running", **more: object) -> dict[str, object]:
+    return {"job_id": job_id, "workflow_id": "wf-1", "status": status, "metrics": {"rows_in": 1}, **more}
+
+
+def test_runs_reusing_takes_a_known_record_only_for_the_same_answer() -> None:
+    other = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    known = {r.job_id: r for r in endpoints.runs_reusing([_listed(JOB_ID), _listed(other)], {})}
+    again = endpoints.runs_reusing([_listed(JOB_ID), _listed(other, "completed")], known)
+    assert again[0] is known[JOB_ID]
+    assert again[1] is not known[other]
+    assert again[1].status is RunStatus.COMPLETED
+    # NaN never equals itself: such a record is parsed again (and its NaN read as missing), never reused.
+    first = endpoints.runs_reusing([_listed(JOB_ID, metrics={"rows_in": float("nan")})], {})
+    second = endpoints.runs_reusing([_listed(JOB_ID, metrics={"rows_in": float("nan")})], {JOB_ID: first[0]})
+    assert second[0] is not first[0]
+    assert second[0].metrics == {"rows_in": None}
+
+
+def test_list_runs_parser_reuses_and_still_caps_at_the_limit() -> None:
+    known = {r.job_id: r for r in endpoints.runs_reusing([_listed(JOB_ID)], {})}
+    call = endpoints.list_runs(limit=1, reuse=known)
+    assert call.parse([_listed(JOB_ID)])[0] is known[JOB_ID]
+    with pytest.raises(Exception, match="answered 2 runs for limit=1"):
+        call.parse([_listed(JOB_ID), _listed(JOB_ID)])
+
+
 @pytest.mark.parametrize("limit", [0, 501, -1, True, 2.5, "10"])
 def test_list_runs_rejects_bad_limits(limit: object) -> None:
     with pytest.raises(SixtyfourInputError, match="limit must be an integer from 1 to 500"):

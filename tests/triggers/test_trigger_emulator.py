@@ -271,6 +271,31 @@ async def test_fifty_triggers_share_one_poller_and_far_fewer_requests(
     assert lists + lives < per_run_polling / 5
 
 
+async def test_the_poller_keeps_the_records_of_runs_listed_unchanged(
+    sixtyfour_conn: str, emulator: EmulatorServer
+) -> None:
+    # Two runs that stay running (one block: their list record does not change), so the poller lists.
+    emulator.add_workflow(WorkflowSpec(workflow_id="wf-long", duration_seconds=600, queue_seconds=0.0))
+    job_ids = [start_run("wf-long") for _ in range(2)]
+    triggers = [trigger_for(j, poll_interval=0.2) for j in job_ids]
+    waiting = [asyncio.create_task(first_event(t, HANG_GUARD)) for t in triggers]
+    try:
+        await asyncio.sleep(1.0)
+        (poller,) = loop_pollers().running()
+        before = dict(poller._known)
+        lists = emulator.request_count(LIST_RUNS)
+        while emulator.request_count(LIST_RUNS) < lists + 2:
+            await asyncio.sleep(0.1)
+        after = poller._known
+        assert set(job_ids) <= set(before)
+        # Cycles later the same objects: nothing parsed anew for a run whose record did not change.
+        assert all(after[j] is before[j] for j in job_ids)
+    finally:
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+
+
 async def test_each_connection_gets_its_own_poller(
     sixtyfour_conn: str, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, fast_workflow: str
 ) -> None:
