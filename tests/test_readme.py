@@ -179,3 +179,14 @@ def test_the_bad_input_table_count_is_the_number_of_its_rows() -> None:
     said = re.search(r"\*\*Bad input\*\* \(`test_bad_input.py`\)\. One table of (\d+) rows", README)
     assert said, "the README's reliability section no longer says how many bad-input rows there are"
     assert int(said.group(1)) == len(cases.keys)
+
+
+def test_the_code_map_names_every_module_of_the_package_once() -> None:
+    package = ROOT / "airflow_provider_sixtyfour"
+    modules = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py"))
+    listed = re.findall(r"^- `([^`]+\.py)`: \S", _section("How the code is laid out"), re.M)
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert sorted(listed) == modules, (
+        f"missing from the README's map: {sorted(set(modules) - set(listed))}; "
+        f"listed but not in the package: {sorted(set(listed) - set(modules))}"
+    )
