@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_sixtyfour.protocol import endpoints, validate
@@ -182,28 +183,19 @@ def _choose(links: list[DownloadLink], selection: FileSelection, job_id: str, al
     return chosen
 
 
+@dataclass(eq=False)
 class _LandingJob:
     """One call's downloads: a thread per file up to ``max_concurrency``, and the rollback."""
 
-    def __init__(
-        self,
-        dest: Destination,
-        source: LinkSource,
-        job_id: str,
-        format: str,
-        overwrite: bool,
-        options: DownloadOptions,
-        abort: threading.Event,
-    ) -> None:
-        self.dest = dest
-        self.source = source
-        self.job_id = job_id
-        self.format = format
-        self.overwrite = overwrite
-        self.options = options
-        self.abort = abort
-        self._landed_lock = threading.Lock()
-        self._landed: list[str] = []
+    dest: Destination
+    source: LinkSource
+    job_id: str
+    format: str
+    overwrite: bool
+    options: DownloadOptions
+    abort: threading.Event
+    _landed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _landed: list[str] = field(default_factory=list, init=False, repr=False)
 
     def run(self, links: list[DownloadLink], names: list[str], existed: dict[str, bool]) -> list[LandedFile]:
         session = new_session(self.options.max_concurrency)
