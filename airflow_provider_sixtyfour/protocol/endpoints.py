@@ -13,18 +13,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Generic, TypeVar
 from urllib.parse import quote
 
-from airflow_provider_sixtyfour.protocol import validate
+from airflow_provider_sixtyfour.protocol import models, validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
 from airflow_provider_sixtyfour.protocol.fields import MalformedAnswer, as_list, mapping, require_text
 from airflow_provider_sixtyfour.protocol.ids import same_run
-from airflow_provider_sixtyfour.protocol.models import (
-    CancelResult,
-    DownloadLink,
-    LiveStatus,
-    RunRecord,
-    RunStarted,
-    Workflow,
-)
 
 # Re-exported: the checks own these API facts.
 from airflow_provider_sixtyfour.protocol.validate import LIST_LIMIT_MAX as LIST_LIMIT_MAX
@@ -148,7 +140,7 @@ def run_workflow(
     *,
     save_json: bool = False,
     idempotency_key: str,
-) -> ApiCall[RunStarted]:
+) -> ApiCall[models.RunStarted]:
     """``POST /workflows/run``: start a run. Sent with an ``Idempotency-Key`` so it is safe to retry."""
     workflow_id = validate.workflow_id(workflow_id)
     if not idempotency_key:
@@ -169,7 +161,7 @@ def run_workflow(
         params=params,
         json_body=body or None,
         headers={IDEMPOTENCY_KEY_HEADER: idempotency_key},
-        parse=_naming(RunStarted.from_api, "workflow_id", workflow_id, "workflow"),
+        parse=_naming(models.RunStarted.from_api, "workflow_id", workflow_id, "workflow"),
         retry_safe=True,
     )
 
@@ -179,8 +171,8 @@ def list_runs(
     workflow_id: str | None = None,
     limit: int = 100,
     *,
-    reuse: Mapping[str, RunRecord] | None = None,
-) -> ApiCall[list[RunRecord]]:
+    reuse: Mapping[str, models.RunRecord] | None = None,
+) -> ApiCall[list[models.RunRecord]]:
     """``GET /workflows/runs``: the organisation's runs, newest first.
 
     :param reuse: records of an earlier list, by job id: a run whose record the API answers unchanged
@@ -195,42 +187,42 @@ def list_runs(
     return ApiCall(method="GET", route=LIST_RUNS, path=LIST_RUNS, params=params, parse=_runs_at_most(limit, reuse))
 
 
-def _runs_at_most(limit: int, reuse: Mapping[str, RunRecord] | None) -> Callable[[Any], list[RunRecord]]:
+def _runs_at_most(limit: int, reuse: Mapping[str, models.RunRecord] | None) -> Callable[[Any], list[models.RunRecord]]:
     """The run-list parser that refuses more records than ``limit`` (before parsing any of them)."""
 
-    def parse(data: object) -> list[RunRecord]:
+    def parse(data: object) -> list[models.RunRecord]:
         if isinstance(data, list) and len(data) > limit:
             raise MalformedAnswer(
                 f"the API answered {len(data)} runs for limit={limit}; an answer with more runs than asked "
                 "for is not taken"
             )
         if not reuse:
-            return RunRecord.list_from_api(data)
+            return models.RunRecord.list_from_api(data)
         return runs_reusing(as_list(data, "runs"), reuse)
 
     return parse
 
 
-def runs_reusing(items: list[Any], reuse: Mapping[str, RunRecord]) -> list[RunRecord]:
+def runs_reusing(items: list[Any], reuse: Mapping[str, models.RunRecord]) -> list[models.RunRecord]:
     """Parse listed runs, taking the record of ``reuse`` for every item that equals what it was parsed from.
 
     The shared poller lists the same thousands of runs every cycle, and most of them have not changed:
     reusing their records instead of parsing new ones keeps those objects out of the garbage collector's
     oldest generation (whose full collections pause every trigger of the triggerer).
     """
-    records: list[RunRecord] = []
+    records: list[models.RunRecord] = []
     for item in items:
         known = reuse.get(item.get("job_id")) if type(item) is dict else None  # type: ignore[arg-type]
-        records.append(known if known is not None and known.raw == item else RunRecord.from_api(item))
+        records.append(known if known is not None and known.raw == item else models.RunRecord.from_api(item))
     return records
 
 
-def get_live_status(job_id: str) -> ApiCall[LiveStatus]:
+def get_live_status(job_id: str) -> ApiCall[models.LiveStatus]:
     """``GET /workflows/runs/{run_id}/live_status``: a run's status and per-block progress."""
-    return _get_one(LIVE_STATUS, LiveStatus.from_api, "run_id", run_id=validate.job_id(job_id))
+    return _get_one(LIVE_STATUS, models.LiveStatus.from_api, "run_id", run_id=validate.job_id(job_id))
 
 
-def cancel_run(job_id: str) -> ApiCall[CancelResult]:
+def cancel_run(job_id: str) -> ApiCall[models.CancelResult]:
     """``POST /workflows/cancel``: ask for a run to stop. Harmless on a finished run, so retry-safe."""
     job_id = validate.job_id(job_id)
     return ApiCall(
@@ -239,11 +231,11 @@ def cancel_run(job_id: str) -> ApiCall[CancelResult]:
         path=CANCEL_RUN,
         params={"job_id": job_id},
         json_body={},
-        parse=_naming(CancelResult.from_api, "job_id", job_id, "run"),
+        parse=_naming(models.CancelResult.from_api, "job_id", job_id, "run"),
     )
 
 
-def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[DownloadLink]]:
+def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[models.DownloadLink]]:
     """``GET /workflows/runs/{run_id}/results/download-links``: one signed link per result file."""
     run_id = validate.job_id(job_id)
     format = validate.result_format(format)
@@ -252,7 +244,7 @@ def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[Downloa
         route=DOWNLOAD_LINKS,
         path=_path(DOWNLOAD_LINKS, run_id=run_id),
         params={"format": format},
-        parse=DownloadLink.list_from_api,
+        parse=models.DownloadLink.list_from_api,
     )
 
 
@@ -267,14 +259,14 @@ def upload_csv(filename: str, content: IO[bytes]) -> ApiCall[str]:
     )
 
 
-def list_workflows() -> ApiCall[list[Workflow]]:
+def list_workflows() -> ApiCall[list[models.Workflow]]:
     """``GET /workflows``: the organisation's workflows (without their definitions)."""
-    return ApiCall(method="GET", route=LIST_WORKFLOWS, path=LIST_WORKFLOWS, parse=Workflow.list_from_api)
+    return ApiCall(method="GET", route=LIST_WORKFLOWS, path=LIST_WORKFLOWS, parse=models.Workflow.list_from_api)
 
 
-def get_workflow(workflow_id: str) -> ApiCall[Workflow]:
+def get_workflow(workflow_id: str) -> ApiCall[models.Workflow]:
     """``GET /workflows/{workflow_id}``: one workflow with its blocks."""
-    return _get_one(GET_WORKFLOW, Workflow.from_api, "id", workflow_id=validate.workflow_id(workflow_id))
+    return _get_one(GET_WORKFLOW, models.Workflow.from_api, "id", workflow_id=validate.workflow_id(workflow_id))
 
 
 def new_idempotency_key() -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_provider_sixtyfour.protocol.fields import (
     as_list,
@@ -41,6 +41,27 @@ def reported_status(raw: Mapping[str, Any], key: str, status: RunStatus) -> str:
 def completed_or_raw(completed_at: datetime | None, raw: Mapping[str, Any]) -> object:
     """``completed_at``, or the API's unparsed value when it was not a timestamp (it still means "ended")."""
     return completed_at if completed_at is not None else raw.get("completed_at")
+
+
+class HowItEnded:
+    """``reported_status`` and ``has_ended`` of a record with ``status``, ``completed_at`` and ``raw`` (a
+    live status or a listed run); :attr:`STATUS_KEY` names the field the API spells the status in."""
+
+    __slots__ = ()
+    STATUS_KEY: ClassVar[str] = "status"
+    status: RunStatus
+    completed_at: datetime | None
+    raw: Mapping[str, Any]
+
+    @property
+    def reported_status(self) -> str:
+        """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
+        return reported_status(self.raw, self.STATUS_KEY, self.status)
+
+    @property
+    def has_ended(self) -> bool:
+        """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
+        return run_has_ended(self.status, completed_or_raw(self.completed_at, self.raw))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -140,8 +161,10 @@ class BlockProgress:
 
 
 @dataclass(frozen=True)
-class LiveStatus:
+class LiveStatus(HowItEnded):
     """A run's live status (``GET /workflows/runs/{run_id}/live_status``)."""
+
+    STATUS_KEY: ClassVar[str] = "overall_status"
 
     run_id: str
     workflow_id: str
@@ -168,16 +191,6 @@ class LiveStatus:
         """Rows processed by the block running now (or the last one), for progress lines."""
         current = [b for b in self.blocks if b.status is BlockStatus.RUNNING] or list(self.blocks[-1:])
         return current[0].processed_count if current else 0
-
-    @property
-    def reported_status(self) -> str:
-        """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
-        return reported_status(self.raw, "overall_status", self.status)
-
-    @property
-    def has_ended(self) -> bool:
-        """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
-        return run_has_ended(self.status, completed_or_raw(self.completed_at, self.raw))
 
     @property
     def reason(self) -> str | None:

@@ -32,9 +32,9 @@ from airflow_provider_sixtyfour.protocol.fields import (
     require_text,
 )
 from airflow_provider_sixtyfour.protocol.ids import is_run_id
-from airflow_provider_sixtyfour.protocol.live_status import BlockProgress, LiveStatus, completed_or_raw, reported_status
+from airflow_provider_sixtyfour.protocol.live_status import BlockProgress, HowItEnded, LiveStatus, completed_or_raw
 from airflow_provider_sixtyfour.protocol.redaction import redact_url, url_host
-from airflow_provider_sixtyfour.protocol.statuses import RunStatus, run_has_ended
+from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.protocol.statuses import ended_status as _ended_status
 
 __all__ = [
@@ -89,7 +89,7 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class RunRecord(HowItEnded):
     """One run as ``GET /workflows/runs`` lists it."""
 
     job_id: str
@@ -114,16 +114,6 @@ class RunRecord:
     def ended_status(self) -> RunStatus | None:
         """How the run ended (completed, failed, cancelled, or unknown with ``completed_at`` set), or None."""
         return _ended_status(self.status, completed_or_raw(self.completed_at, self.raw))
-
-    @property
-    def reported_status(self) -> str:
-        """The status as the API spelled it (``timeout`` where :attr:`status` is ``UNKNOWN``)."""
-        return reported_status(self.raw, "status", self.status)
-
-    @property
-    def has_ended(self) -> bool:
-        """True once the run has ended: a terminal status, or an unknown one with ``completed_at`` set."""
-        return run_has_ended(self.status, completed_or_raw(self.completed_at, self.raw))
 
     @classmethod
     def from_api(cls, data: object) -> RunRecord:
