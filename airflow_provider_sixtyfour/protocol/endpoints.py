@@ -196,9 +196,7 @@ def _runs_at_most(limit: int, reuse: Mapping[str, models.RunRecord] | None) -> C
                 f"the API answered {len(data)} runs for limit={limit}; an answer with more runs than asked "
                 "for is not taken"
             )
-        if not reuse:
-            return models.RunRecord.list_from_api(data)
-        return runs_reusing(as_list(data, "runs"), reuse)
+        return runs_reusing(as_list(data, "runs"), reuse or {})
 
     return parse
 
