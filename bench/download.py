@@ -147,15 +147,18 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: on two cores busy with a whole test suite, a Python server can take long to start.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return proc, url
         except OSError:
             time.sleep(0.1)
+        if proc.poll() is not None:
+            raise SystemExit(f"moto server exited with code {proc.returncode} before it listened on {url}")
     proc.kill()
-    raise SystemExit("moto server did not start")
+    raise SystemExit(f"moto server did not listen on {url} within 120 s")
 
 
 def finished_run(workflow_id: str) -> str:

@@ -134,7 +134,8 @@ class SpeedFloor:
 
     Pure: it is told the byte count and reads the clock; the caller stops the transfer. Each full
     window is judged on its own, so a transfer that was fast and then slows to a drip fails within
-    two windows.
+    two windows. Time the caller spent on its own side (writing to a slow destination, waiting on the
+    hasher) is handed back with :meth:`not_waiting`: the floor judges the server, not our storage.
 
     :param min_rate: bytes a second; 0 turns the floor off.
     :param window: seconds a rate is measured over before it is judged.
@@ -147,6 +148,10 @@ class SpeedFloor:
         self._clock = clock
         self._start = clock()
         self._start_bytes = 0
+
+    def not_waiting(self, seconds: float) -> None:
+        """Leave ``seconds`` the caller spent on its own side (not waiting for the body) out of the window."""
+        self._start += max(0.0, seconds)
 
     def check(self, done: int) -> str | None:
         """Given the bytes received so far, what is wrong (a message), or None while the speed is fine."""

@@ -138,8 +138,10 @@ def stream_url(
                 _check_bounds(total + len(chunk), expected_size, reader.wire_bytes, announced, encoding)
                 if expands:
                     _check_expansion(total + len(chunk), reader.wire_bytes, max_expansion, encoding)
+                writing = time.monotonic()
                 pipe.submit(chunk)
                 sink.write(chunk)
+                floor.not_waiting(time.monotonic() - writing)
                 total += len(chunk)
                 slow = floor.check(total)
                 if slow:

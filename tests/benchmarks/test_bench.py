@@ -66,7 +66,8 @@ def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> No
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
 
-    # Each script printed its own table.
+    # Each script printed its own table (a script that failed says why in its own output, shown whole).
+    assert "not run:" not in out, out[-6000:]
     assert "DAG-parse cost: import after" in out
     assert re.search(r"extra ms \(median\)", out)
     assert "emulator at http://127.0.0.1:" in out

@@ -229,6 +229,21 @@ def test_speed_floor_judges_each_full_window() -> None:
     )
 
 
+def test_speed_floor_leaves_out_the_time_spent_writing() -> None:
+    # A destination that takes 60 s to store a part is not a server that drips: only waiting counts.
+    clock = _Clock()
+    floor = SpeedFloor(1000, 30, clock)
+    clock.now += 10
+    floor.not_waiting(60)
+    clock.now += 60
+    assert floor.check(10_000) is None  # 10 s of waiting so far: the window is not over
+    clock.now += 20
+    assert floor.check(30_000) is None  # 30,000 bytes in 30 s of waiting: exactly the floor
+    clock.now += 30
+    floor.not_waiting(-5)  # a clock that went backwards adds no time
+    assert floor.check(30_000 + 29_999) is not None
+
+
 def test_speed_floor_of_zero_is_off() -> None:
     clock = _Clock()
     floor = SpeedFloor(0, 1, clock)

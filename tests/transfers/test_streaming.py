@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 
@@ -179,3 +180,23 @@ def test_a_body_past_content_length_stops_before_it_is_written(hostile: HostileS
     ):
         stream_url(session, url, sink, label="long.csv", chunk_size=65536)
     assert sum(len(c) for c in sink.chunks) <= 150
+
+
+class _SlowSink(_ListSink):
+    """A destination that takes its time over every chunk, as a busy S3 part upload does."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        time.sleep(0.2)
+        super().write(data)
+
+
+def test_a_slow_destination_is_not_a_slow_server(storage: str) -> None:
+    # Five 64 KiB chunks, a second of writing: far below a floor of 1 MiB/s over 0.5 s if writing counted.
+    sink = _SlowSink()
+    with new_session(1) as session:
+        result = stream_url(
+            session, f"{storage}/plain", sink, label="f.csv", chunk_size=65536,
+            min_throughput=1 << 20, throughput_window=0.5,
+        )  # fmt: skip
+    assert b"".join(sink.chunks) == BODY
+    assert result.seconds >= 0.2 * len(sink.chunks)
