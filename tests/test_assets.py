@@ -15,22 +15,33 @@ from airflow_provider_sixtyfour.assets import sanitize_uri, workflow_asset_uri
 
 def test_workflow_asset_uri_quotes_the_id() -> None:
     assert workflow_asset_uri("wf-leads") == "sixtyfour://workflows/wf-leads"
-    assert workflow_asset_uri(" wf a/b ") == "sixtyfour://workflows/wf%20a%2Fb"
+    assert workflow_asset_uri(" wf:a~1 ") == "sixtyfour://workflows/wf%3Aa~1"
     with pytest.raises(ValueError, match="workflow_id is empty"):
         workflow_asset_uri(" ")
+    # The same check as every other workflow id (protocol.validate): an id the API cannot run has no Asset.
+    with pytest.raises(ValueError, match="'wf a/b' is not a Sixtyfour workflow id"):
+        workflow_asset_uri("wf a/b")
 
 
 @pytest.mark.parametrize(
     "uri",
-    ["sixtyfour://workflow/wf-a", "sixtyfour://workflows/", "sixtyfour://workflows/a/b", "sixtyfour://workflows/a?x=1"],
+    [
+        "sixtyfour://workflow/wf-a",
+        "sixtyfour://workflows/",
+        "sixtyfour://workflows/a/b",
+        "sixtyfour://workflows/a?x=1",
+        "sixtyfour://workflows/a%2Fb",
+        "sixtyfour://workflows/..",
+    ],
 )
 def test_the_handler_refuses_other_shapes_saying_which_one_to_use(uri: str) -> None:
     with pytest.raises(ValueError, match=r"use sixtyfour://workflows/<workflow_id>"):
         sanitize_uri(urlsplit(uri))
 
 
-def test_the_handler_keeps_a_good_uri() -> None:
-    parts = urlsplit("sixtyfour://workflows/wf-a")
+@pytest.mark.parametrize("workflow_id", ["wf-a", "wf:a~1"])
+def test_the_handler_keeps_a_good_uri(workflow_id: str) -> None:
+    parts = urlsplit(workflow_asset_uri(workflow_id))
     assert sanitize_uri(parts) == parts
 
 

@@ -242,6 +242,18 @@ def whole_number(value: object, name: str, low: int, high: int | None = None, bo
     return value
 
 
+def seconds(value: object, name: str, *, zero: bool, most: float, most_words: str = "") -> float:
+    """A finite number of seconds, above 0 (or from 0 when ``zero``) and at most ``most``, e.g. an option's
+    timeout or a signature's tolerance; NaN and infinity, which compare false to every bound, are refused."""
+    low_ok = is_real(value) and (value >= 0 if zero else value > 0)  # type: ignore[operator]
+    if not low_ok or value > most:  # type: ignore[operator]
+        bound = ">= 0" if zero else "> 0"
+        raise SixtyfourInputError(
+            f"{name} must be a finite number of seconds {bound} and at most {most:.0f}{most_words}, got {value!r}"
+        )
+    return float(value)  # type: ignore[arg-type]
+
+
 def timeout_seconds(timeout: object, name: str = "timeout") -> float | None:
     """``timeout`` (seconds or a ``timedelta``) as positive seconds up to :data:`MAX_WAIT_SECONDS`; None: no limit."""
     if timeout is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -135,7 +136,7 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         timeout = timeout_seconds(self.timeout)
         if timeout is None:  # BaseSensorOperator always sets one; None here would mean "no limit"
             timeout = MAX_WAIT_SECONDS
-        poke = timeout_seconds(max(float(self.poke_interval), 1.0), "poke_interval") or 1.0
+        poke = validate.interval(max(float(self.poke_interval), 1.0), "poke_interval")
         trigger = SixtyfourWorkflowRunTrigger(
             job_id=self.job_id,
             sixtyfour_conn_id=self.sixtyfour_conn_id,
@@ -173,16 +174,18 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         if self._stop is not None:
             self._stop.set()
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        """Resume after the trigger's event: the run's live status on success, else the matching failure."""
-        status = event.get("status")
-        message = str(event.get("message") or f"Sixtyfour run {self.job_id} ended with {status!r}")
-        if status == "success":
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> Any:
+        """Resume after the trigger's event (a :class:`~.RunEvent`): the run's live status on success,
+        else the matching failure, in the words the trigger gave (:func:`~.describe_end`)."""
+        if not isinstance(event, Mapping):
+            raise AirflowException(f"The Sixtyfour trigger ended without an event (got {event!r})")
+        ended = RunEvent.from_json(event)
+        message = ended.message or f"Waiting for Sixtyfour run {self.job_id} ended: {ended.status}"
+        if ended.status == "success":
             self.log.info("%s", message)
-            run = RunEvent.from_json(event).run
-            return run.to_json() if run is not None else None
-        if status == "timeout":
+            return ended.run.to_json() if ended.run is not None else None
+        if ended.status == "timeout":
             raise AirflowSensorTimeout(message)
-        if status in ("failed", "cancelled"):
+        if ended.status in ("failed", "cancelled"):
             raise AirflowFailException(message)
         raise SixtyfourError(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
-from airflow_provider_sixtyfour.protocol.validate import is_real, whole_number
+from airflow_provider_sixtyfour.protocol.validate import is_real, seconds, whole_number
 from airflow_provider_sixtyfour.transfers.streaming import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_EXPANSION, MiB
 
 #: The longest timeout, wait or window an option may name: a day (beyond it is a typo, not a setting).
@@ -71,10 +71,10 @@ class DownloadOptions:
         whole_number(
             self.part_size, "part_size", 5 * MiB, 5 * 1024 * MiB, "at least 5 MiB (S3's minimum part) and at most 5 GiB"
         )
-        _seconds("connect_timeout", self.connect_timeout, zero=False)
-        _seconds("read_timeout", self.read_timeout, zero=False)
-        _seconds("throughput_window", self.throughput_window, zero=False)
-        _seconds("retry_wait", self.retry_wait, zero=True)
+        seconds(self.connect_timeout, "connect_timeout", zero=False, most=MAX_SECONDS, most_words=" (a day)")
+        seconds(self.read_timeout, "read_timeout", zero=False, most=MAX_SECONDS, most_words=" (a day)")
+        seconds(self.throughput_window, "throughput_window", zero=False, most=MAX_SECONDS, most_words=" (a day)")
+        seconds(self.retry_wait, "retry_wait", zero=True, most=MAX_SECONDS, most_words=" (a day)")
         if not is_real(self.min_throughput) or not 0 <= self.min_throughput < 1e12:
             raise SixtyfourInputError(
                 f"min_throughput must be a finite number of bytes a second >= 0 (0 turns the floor off), "
@@ -89,12 +89,3 @@ class DownloadOptions:
             if not isinstance(getattr(self, flag), bool):
                 raise SixtyfourInputError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         return self
-
-
-def _seconds(name: str, value: object, *, zero: bool) -> None:
-    low_ok = is_real(value) and (value >= 0 if zero else value > 0)  # type: ignore[operator]
-    if not low_ok or value > MAX_SECONDS:  # type: ignore[operator]
-        bound = ">= 0" if zero else "> 0"
-        raise SixtyfourInputError(
-            f"{name} must be a finite number of seconds {bound} and at most {MAX_SECONDS:.0f} (a day), got {value!r}"
-        )

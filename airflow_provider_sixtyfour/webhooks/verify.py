@@ -12,16 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_sixtyfour.assets import workflow_asset_uri
+from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol import webhooks as wire
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourWebhookError
 
-#: The asset URI a workflow's runs are announced on (``Asset("sixtyfour://workflows/<workflow_id>")``).
-ASSET_URI_TEMPLATE = "sixtyfour://workflows/{workflow_id}"
+#: The most seconds :func:`verify_delivery` lets a signature's time be off (a day).
+MAX_TOLERANCE_SECONDS = 86_400.0
 
-
-def asset_uri(workflow_id: str) -> str:
-    """``sixtyfour://workflows/<workflow_id>``, the asset a DAG schedules on to run after that workflow's runs."""
-    return ASSET_URI_TEMPLATE.format(workflow_id=workflow_id)
+#: ``sixtyfour://workflows/<workflow_id>``, the asset a DAG schedules on to run after that workflow's runs:
+#: the one definition in :mod:`airflow_provider_sixtyfour.assets`, so that the receiver's asset events
+#: land on the very Asset the run-event watcher and users' DAGs name.
+asset_uri = workflow_asset_uri
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def verify_delivery(
             "pass the request's bytes (e.g. await request.read()), not parsed or re-encoded JSON"
         )
     raw = bytes(body)
-    if tolerance < 0:
-        raise SixtyfourInputError(f"tolerance must be >= 0 seconds, got {tolerance}")
+    # NaN or infinity would let every replay through: no age compares greater than them.
+    validate.seconds(tolerance, "tolerance", zero=True, most=MAX_TOLERANCE_SECONDS)
     header_value = wire.header(headers, wire.SIGNATURE_HEADER)
     signed_at: int | None = None
     if header_value is None or not header_value.strip():

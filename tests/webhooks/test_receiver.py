@@ -208,6 +208,15 @@ async def test_a_workflow_no_dag_schedules_on_answers_non_2xx(
     assert fake_airflow.events == []
 
 
+async def test_a_workflow_id_that_is_no_workflow_id_answers_422_without_an_event(
+    start_receiver: StartReceiver, fake_airflow: FakeAirflow
+) -> None:
+    url = await start_receiver()
+    status, answer = await _deliver(url, _envelope(workflow_id="wf-test/../other"))
+    assert (status, answer["error"]) == (422, "bad_workflow_id")
+    assert fake_airflow.events == []
+
+
 async def test_refused_credentials_answer_non_2xx(start_receiver: StartReceiver, fake_airflow: FakeAirflow) -> None:
     url = await start_receiver(airflow_password="not-the-password-123456")
     assert await _deliver(url, _envelope()) == (503, {"error": "airflow_auth"})

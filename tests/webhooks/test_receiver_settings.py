@@ -82,6 +82,8 @@ def test_unsigned_needs_the_explicit_opt_in() -> None:
         ({"SIXTYFOUR_RECEIVER_AIRFLOW_PASSWORD": ""}, "no Airflow credentials"),
         ({"SIXTYFOUR_RECEIVER_DEADLINE_SECONDS": "10"}, "below the vendor's 10 s"),
         ({"SIXTYFOUR_RECEIVER_PORT": "eighty"}, "must be a number"),
+        ({"SIXTYFOUR_RECEIVER_TOLERANCE_SECONDS": "nan"}, "TOLERANCE_SECONDS must be a finite number"),
+        ({"SIXTYFOUR_RECEIVER_TOLERANCE_SECONDS": "inf"}, "TOLERANCE_SECONDS must be a finite number"),
         ({"SIXTYFOUR_RECEIVER_ALLOW_UNSIGNED": "maybe"}, "true or false"),
         ({"SIXTYFOUR_RECEIVER_STATUSES": "done"}, "STATUSES"),
         ({"SIXTYFOUR_RECEIVER_PATH": "hooks"}, "start with /"),

@@ -224,6 +224,16 @@ def test_no_usable_secret_is_an_input_error(secrets: Any) -> None:
         verify_delivery(body, _headers(body, NEW_SECRET), secrets, now=NOW)
 
 
+@pytest.mark.parametrize("tolerance", [float("nan"), float("inf"), -1.0, 86_401.0])
+def test_a_tolerance_that_would_let_replays_through_is_an_input_error(tolerance: float) -> None:
+    # NaN and infinity compare false to every age: a year-old replay would pass.
+    body = _body()
+    with pytest.raises(SixtyfourInputError, match="tolerance must be a finite number of seconds >= 0"):
+        verify_delivery(
+            body, _headers(body, NEW_SECRET, t=NOW - 365 * 86_400), NEW_SECRET, now=NOW, tolerance=tolerance
+        )
+
+
 def test_a_str_body_is_an_input_error() -> None:
     body = _body()
     with pytest.raises(SixtyfourInputError, match="raw body bytes"):

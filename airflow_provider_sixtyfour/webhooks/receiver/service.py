@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from airflow_provider_sixtyfour.protocol import webhooks as wire
-from airflow_provider_sixtyfour.protocol.errors import SixtyfourWebhookError
+from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError, SixtyfourWebhookError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.webhooks.receiver.airflow_api import AirflowAssets, AirflowError
 from airflow_provider_sixtyfour.webhooks.receiver.logs import FIELDS
@@ -139,7 +139,11 @@ class Receiver:
 
     async def _announce(self, delivery: WebhookDelivery) -> web.Response:
         assert delivery.workflow_id is not None
-        uri = asset_uri(delivery.workflow_id)
+        try:
+            uri = asset_uri(delivery.workflow_id)
+        except SixtyfourInputError as err:
+            _log(logging.ERROR, "delivery %s: %s", delivery.event_id, err, delivery=delivery)
+            return _answer(422, error="bad_workflow_id")
         extra: dict[str, Any] = {**delivery.summary(), "source": SOURCE}
         try:
             asset_event_id = await self.airflow.create_event(uri, extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,6 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise SettingsError(f"{PREFIX}{name} must not be negative, got {raw!r}")
+    if not math.isfinite(value) or value < 0:
+        raise SettingsError(f"{PREFIX}{name} must be a finite number, not negative, got {raw!r}")
     return value
