@@ -57,10 +57,14 @@ def wait_budget(timeout: float | None, execution_timeout: timedelta | None) -> f
 
     Airflow 3.3 does not enforce ``execution_timeout`` while a task is deferred, and where it does
     enforce it the task dies without cancelling the remote run; folding it into the deadline makes
-    the operator cancel the run and fail clearly first.
+    the operator cancel the run and fail clearly first. An ``execution_timeout`` beyond
+    :data:`MAX_WAIT_SECONDS` (``timedelta(days=400)``, ``timedelta.max``) raises
+    :class:`~.SixtyfourInputError`, as such a ``timeout`` does: called before any paid call, it keeps
+    a deferral from crashing on its out-of-range deadline after the run was started.
     """
     budgets = [timeout] if timeout is not None else []
     if execution_timeout is not None:
-        seconds = execution_timeout.total_seconds()
+        seconds = timeout_seconds(execution_timeout, "execution_timeout")
+        assert seconds is not None  # a timedelta is never "no limit"
         budgets.append(max(1.0, seconds - min(30.0, seconds * 0.1)))
     return min(budgets) if budgets else None

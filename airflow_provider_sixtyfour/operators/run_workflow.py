@@ -173,6 +173,7 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         self.sixtyfour_conn_id = sixtyfour_conn_id
         self._poll_seconds = poll_seconds(poll_interval)
         self._timeout_seconds = timeout_seconds(timeout)
+        wait_budget(self._timeout_seconds, self.execution_timeout)  # its range, while the DAG is parsed
         self._job_id: str | None = None
         self._finished = False
         self._cancel_sent = False

@@ -261,6 +261,8 @@ def test_a_missing_connection_fails_with_how_to_fix_it(emulator: EmulatorServer)
         ({"timeout": timedelta.max}, "timeout must be at most 31622400 seconds"),
         ({"timeout": 10**400}, "timeout must be at most"),
         ({"poll_interval": 1e10}, "poll_interval must be at most"),
+        ({"execution_timeout": timedelta(days=400)}, "execution_timeout must be at most 31622400 seconds"),
+        ({"execution_timeout": timedelta.max}, "execution_timeout must be at most 31622400 seconds"),
         ({"download_to": "file:///tmp/out/", "download_overwrite": "yes"}, "download_overwrite"),
         ({"download_to": "file:///tmp/out/", "download_format": "xml"}, r"download_format must be one of \['csv'"),
         ({"download_to": "file:///tmp/out/", "download_format": "ndjson"}, "download_format='ndjson' needs save_json"),
@@ -269,6 +271,16 @@ def test_a_missing_connection_fails_with_how_to_fix_it(emulator: EmulatorServer)
 def test_bad_static_settings_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], parameter: str) -> None:
     with pytest.raises(ValueError, match=parameter):
         operator(**kwargs)
+
+
+def test_a_far_execution_timeout_set_after_parsing_fails_before_any_paid_call(emulator: EmulatorServer) -> None:
+    # A cluster policy may set execution_timeout after the DAG file built the task: the deferral would
+    # then carry a deadline out of range and crash after the run had started (and been paid for).
+    task = operator(deferrable=True)
+    task.execution_timeout = timedelta(days=400)
+    with pytest.raises(AirflowFailException, match="execution_timeout must be at most 31622400 seconds"):
+        task.execute(task_context(FakeTaskInstance()))
+    assert emulator.runs_started() == 0
 
 
 def test_download_overwrite_given_as_text_is_read_as_a_bool() -> None:
