@@ -326,3 +326,23 @@ def _workflow(workflow_id: str, *, with_blocks: bool) -> dict[str, Any]:
 def drip(good: Good) -> bytes:
     """The good answer, sent one byte at a time (the server paces it: ``drip_seconds`` a byte)."""
     return response(good.status, good.body, good.content_type)
+
+
+#: The progress and count fields of the API's answers (live status, its blocks, run records, result files).
+PROGRESS_KEYS = frozenset(
+    {"overall_progress_percentage", "progress_percentage", "processed_count", "total_count", "row_count", "rows"}
+)
+
+
+def non_finite(good: Good, text: str = "NaN", keys: frozenset[str] = PROGRESS_KEYS) -> bytes:
+    """The good answer with ``text`` (``NaN``, ``Infinity``, ``-Infinity``: Python's JSON extensions) as
+    the value of every ``keys`` field, at any depth, as a server computing 0/0 sends it."""
+
+    def mark(data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: "@@N@@" if k in keys else mark(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [mark(v) for v in data]
+        return data
+
+    return response(good.status, json.dumps(mark(good.data)).replace('"@@N@@"', text).encode())

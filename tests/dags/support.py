@@ -58,7 +58,7 @@ class FakeTaskInstance:
         self._on_push = on_push
 
     def xcom_push(self, key: str, value: Any) -> None:
-        json.dumps(value)  # XCom values must be JSON-safe
+        json.dumps(value, allow_nan=False)  # XCom values must be strict JSON (no NaN or Infinity)
         self.xcoms[key] = value
         if self._on_push is not None:
             self._on_push(key, value)

@@ -135,6 +135,9 @@ def test_download_links(client: HookClient, workflows: EmulatorServer) -> None:
     json_links = client("get_download_links", started.job_id, format="json")
     assert json_links
     assert all(link.filename.endswith(".json") for link in json_links)
+    ndjson_links = client("get_download_links", started.job_id, format="ndjson")
+    assert sorted(link.block_number for link in ndjson_links) == [1, 2, 3]
+    assert all(link.filename.endswith(".ndjson") for link in ndjson_links)
 
 
 def test_upload_csv_from_path_then_run(client: HookClient, workflows: EmulatorServer, tmp_path: Path) -> None:

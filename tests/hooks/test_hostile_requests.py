@@ -207,3 +207,21 @@ def test_garbled_answers_are_transport_errors_and_retried(
     assert TEST_API_KEY not in str(err)
     if isinstance(err, SixtyfourTransportError):
         assert len(api.requests) == 2
+
+
+# -- item 14: an id that names another path ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("workflow_id", ["..", ".", "a/b", "%2e%2e", "wf?x=1", "wf#top"])
+def test_a_workflow_id_that_names_another_path_sends_nothing(  # type: ignore[no-untyped-def]
+    kind: str, workflow_id: str, wire_server, client_on
+) -> None:
+    # get_workflow("..") once asked for GET /workflows/.. , which a server resolves to "/".
+    api = wire_server(answer(200, {"id": "wf", "name": "x", "status": "ready"}))
+    client: HookClient = client_on(kind, api.base_url)
+    for method in ("get_workflow", "run_workflow"):
+        err = raised(lambda method=method: client(method, workflow_id))
+        assert "is not a Sixtyfour workflow id" in str(err)
+        assert is_final(err)
+    assert api.requests == []

@@ -11,6 +11,7 @@ The API is the hostile server of ``tests/hostile.py`` (a correct little API unti
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from dags.support import ROWS, FakeTaskInstance, task_context
 from helpers.connections import HOSTILE_CONN_ID
 from helpers.triggers import first_event
-from hostile import JOB_ID, NOW, OTHER_JOB_ID, WORKFLOW_ID, HostileServer, RunState
+from hostile import JOB_ID, NOW, OTHER_JOB_ID, WORKFLOW_ID, HostileServer, RunState, non_finite, response
 
 from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
 from airflow_provider_sixtyfour.protocol import endpoints
@@ -170,3 +171,73 @@ def test_the_operator_never_lands_or_reports_another_runs_results(hostile_api: H
         _operator().execute(task_context(FakeTaskInstance()))
     assert f"the answer is about run '{OTHER_JOB_ID}', not the run asked for ('{JOB_ID}')" in str(raised.value)
     assert hostile_api.seen(endpoints.DOWNLOAD_LINKS) == 0
+
+
+# -- NaN and Infinity in progress and counts (item 8) ----------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("text", ["NaN", "Infinity"])
+def test_a_completed_run_with_non_finite_progress_succeeds_with_strict_json(
+    hostile_api: HostileServer, text: str
+) -> None:
+    # The defect: a paid, completed run failed at the XCom push because its summary carried NaN.
+    for route in (endpoints.LIVE_STATUS, endpoints.LIST_RUNS):
+        hostile_api.break_route(route, lambda good: non_finite(good, text))
+    ti = FakeTaskInstance()  # its xcom_push refuses what is not strict JSON, as Airflow's XCom does
+    summary = _operator().execute(task_context(ti))
+    json.dumps(summary, allow_nan=False)
+    assert summary["metrics"] == {"webhook": {"row_count": None}}  # read as missing, not as NaN
+    assert summary["status"] == "completed"
+    assert summary["job_id"] == JOB_ID
+
+    hostile_api.run = RunState(status="running", completed_at=None)
+    deferred_ti = FakeTaskInstance(try_number=2)
+    with pytest.raises(TaskDeferred) as deferred:
+        _operator(deferrable=True, timeout=600, reattach=False).execute(task_context(deferred_ti))
+    trigger = deferred.value.trigger
+    trigger.poll_interval = 0.1
+    hostile_api.run = RunState()
+    event = asyncio.run(first_event(trigger, HANG_GUARD))
+    json.dumps(event, allow_nan=False)  # a trigger event is strict JSON too
+    assert event["status"] == "success"
+    done = _operator(deferrable=True).execute_complete(task_context(deferred_ti), event)
+    json.dumps(done, allow_nan=False)
+
+
+# -- a told wait of a day on the shared poller (item 2) --------------------------------------------
+
+
+def _once(first: bytes) -> Any:
+    """A fault that answers ``first`` to the first request only, then the good answer."""
+    served: list[int] = []
+
+    def fault(good: Any) -> bytes:
+        served.append(1)
+        return first if len(served) == 1 else response(good.status, good.body, good.content_type)
+
+    fault.served = served  # type: ignore[attr-defined]
+    return fault
+
+
+@pytest.mark.timeout(60)
+def test_the_shared_poller_does_not_sit_out_a_told_wait_of_a_day(hostile_api: HostileServer) -> None:
+    """One ``Retry-After: 100000`` on the list and on the live status: that cycle fails at once, the wait
+    is not applied to the next, and every trigger of the connection gets its event within seconds."""
+    day = response(429, b'{"detail": "slow down"}', Retry_After="100000")
+    faults = {route: _once(day) for route in (endpoints.LIST_RUNS, endpoints.LIVE_STATUS)}
+    for route, fault in faults.items():
+        hostile_api.break_route(route, fault)
+
+    async def watch() -> list[dict[str, Any]]:
+        triggers = [
+            SixtyfourWorkflowRunTrigger(job_id=job, sixtyfour_conn_id=HOSTILE_CONN_ID, poll_interval=0.2)
+            for job in (JOB_ID, OTHER_JOB_ID)
+        ]
+        return list(await asyncio.gather(*(first_event(t, HANG_GUARD) for t in triggers)))
+
+    began = time.monotonic()
+    events = asyncio.run(watch())
+    assert [e["status"] for e in events] == ["success", "success"]
+    assert time.monotonic() - began < 15  # a day was asked for; a few poll cycles were spent
+    assert all(fault.served for fault in faults.values())  # the day-long wait was told on both routes
