@@ -1,6 +1,6 @@
 """What a Sixtyfour task knows about its run, for lineage; pure, no I/O, no OpenLineage import.
 
-The operators fill a :class:`LineageFacts` as they go (the run's live status or summary, the files
+The operators fill a :class:`LineageFacts` as they go (the run's typed live status, the files
 they landed, why a run failed) and the facet builders read it. Everything here came from the API, so
 every number is checked: a count that is not a whole number >= 0, or credits that are not a finite
 number >= 0, are left out rather than reported.
@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_sixtyfour.protocol.statuses import BlockStatus
+
 if TYPE_CHECKING:
-    from airflow_provider_sixtyfour.protocol.models import RunRecord, Workflow
+    from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord, Workflow
 
 #: Keys of a run record's ``metrics`` that may hold these facts (the API does not document them).
 ROWS_IN_KEYS = ("rows_in", "input_rows", "input_row_count")
@@ -43,20 +45,31 @@ class LineageFacts:
     failure_reason: str | None = None
     landed: list[dict[str, Any]] = field(default_factory=list)
 
-    def saw_run(self, run: Mapping[str, Any], *, job_id: str | None = None, run_url: str | None = None) -> None:
-        """A run's live status (its plain-JSON form) or the run operator's summary of it."""
-        self.job_id = _text(job_id) or _text(run.get("job_id")) or _text(run.get("run_id")) or self.job_id
-        self.workflow_id = _text(run.get("workflow_id")) or self.workflow_id
-        self.status = _text(run.get("status")) or self.status
-        self.run_url = _text(run_url) or _text(run.get("run_url")) or self.run_url
-        self.completed_blocks = whole_count(run.get("completed_blocks"), self.completed_blocks)
-        self.total_blocks = whole_count(run.get("total_blocks"), self.total_blocks)
-        blocks = [b for b in run.get("blocks") or [] if isinstance(b, Mapping)]
-        if blocks and self.rows_in is None:
-            first = min(blocks, key=lambda b: whole_count(b.get("sequence_number")) or 0)
-            if first.get("status") == "completed":
-                self.rows_in = whole_count(first.get("processed_count"))
-        self.rows_out = whole_count(run.get("output_rows"), self.rows_out)
+    def saw_run(
+        self,
+        run: LiveStatus | None = None,
+        *,
+        job_id: str | None = None,
+        workflow_id: str | None = None,
+        run_url: str | None = None,
+        output_rows: object = None,
+    ) -> None:
+        """A run's live status (typed), and what the task knows beside it: the job id it started or was
+        given, the workflow, the run's page, and the rows of its final output (the run operator's summary)."""
+        self.job_id = _text(job_id) or (_text(run.job_id) if run is not None else None) or self.job_id
+        self.workflow_id = _text(workflow_id) or self.workflow_id
+        self.run_url = _text(run_url) or self.run_url
+        self.rows_out = whole_count(output_rows, self.rows_out)
+        if run is None:
+            return
+        self.workflow_id = _text(run.workflow_id) or self.workflow_id
+        self.status = _text(run.reported_status) or self.status
+        self.completed_blocks = whole_count(run.completed_blocks, self.completed_blocks)
+        self.total_blocks = whole_count(run.total_blocks, self.total_blocks)
+        if run.blocks and self.rows_in is None:
+            first = min(run.blocks, key=lambda block: block.sequence_number)
+            if first.status is BlockStatus.COMPLETED:
+                self.rows_in = whole_count(first.processed_count)
 
     def saw_record(self, record: RunRecord) -> None:
         """The run's record from the run list: its workflow's name and its metrics."""

@@ -135,7 +135,7 @@ class SixtyfourDownloadResultsOperator(SixtyfourLineageMixin, BaseOperator):
         from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
         self._abort = threading.Event()
-        self.lineage_facts.saw_run({}, job_id=str(self.job_id))
+        self.lineage_facts.saw_run(job_id=str(self.job_id))
         with fail_without_retries(), SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
             hook.bound_waits(self._abort)  # on_kill ends the hook's retry and rate-limit waits too
             return land_and_announce(

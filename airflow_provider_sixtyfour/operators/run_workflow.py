@@ -262,7 +262,7 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         ti.xcom_push(key=WORKFLOW_ID_XCOM_KEY, value=workflow_id)
         ti.xcom_push(key=RUN_URL_XCOM_KEY, value=run_url)
         SixtyfourRunLink.persist(context, run_url)
-        self.lineage_facts.saw_run({"workflow_id": workflow_id}, job_id=job_id, run_url=run_url)
+        self.lineage_facts.saw_run(job_id=job_id, workflow_id=workflow_id, run_url=run_url)
         self.log.info("Sixtyfour run %s of workflow %s: %s", job_id, workflow_id, run_url)
         return run_url
 
@@ -319,7 +319,7 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         if ledger is not None and job_id:
             ledger.mark_resumed(job_id)
         run = event.run
-        self.lineage_facts.saw_run(run.to_json() if run is not None else {}, job_id=job_id)
+        self.lineage_facts.saw_run(run, job_id=job_id)
         if event.status in ("success", "failed", "cancelled"):
             hook = self.hook
             run = run or hook.get_live_status(job_id)
@@ -337,12 +337,12 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         self._finished = True
         workflow_id = run.workflow_id or workflow_id
         run_url = hook.run_url(job_id)
-        self.lineage_facts.saw_run(run.to_json(), job_id=job_id, run_url=run_url)
+        self.lineage_facts.saw_run(run, job_id=job_id, run_url=run_url)
         ending = RunEnding(hook, job_id, workflow_id, run_url, self.log)
         if run.status is not RunStatus.COMPLETED:
             raise ending.failure(run, message, self.lineage_facts)
         summary = ending.summary(run)
-        self.lineage_facts.saw_run(summary)
+        self.lineage_facts.saw_run(output_rows=summary.get("output_rows"))
         return self._after_completion(context, hook, summary)
 
     def _after_completion(self, context: Context, hook: SixtyfourHook, summary: dict[str, Any]) -> Any:

@@ -19,6 +19,7 @@ from helpers.keys import TEST_API_KEY
 from airflow_provider_sixtyfour.lineage import ERROR_FACET_KEY, RUN_FACET_KEY, SCHEMA_PATH
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts
 from airflow_provider_sixtyfour.lineage.project_urls import schema_url
+from airflow_provider_sixtyfour.protocol.models import LiveStatus
 
 from .events import ROOT, validate_event, validate_sixtyfour_facet
 
@@ -204,7 +205,7 @@ def test_the_operators_methods_fill_in_what_only_the_api_knows(
     assert [(d["namespace"], d["name"]) for d in start["inputs"]] == [("file", str(csv_in))]
     assert start["run"]["facets"] == {}
 
-    run_op.lineage_facts.saw_run({"workflow_id": "wf-demo-webhook"}, job_id=started.job_id)
+    run_op.lineage_facts.saw_run(job_id=started.job_id, workflow_id="wf-demo-webhook")
     done = as_event(run_op.get_openlineage_facets_on_complete(None))
     validate_event(done)
     ours = done["run"]["facets"][RUN_FACET_KEY]
@@ -219,7 +220,7 @@ def test_the_operators_methods_fill_in_what_only_the_api_knows(
 
     # The download operator knows only the job id: the run list gives it the workflow.
     download = SixtyfourDownloadResultsOperator(task_id="land", job_id=started.job_id, destination=tmp_path.as_uri())
-    download.lineage_facts.saw_run({}, job_id=started.job_id)
+    download.lineage_facts.saw_run(job_id=started.job_id)
     landed_event = as_event(download.get_openlineage_facets_on_failure(None), "FAIL")
     validate_event(landed_event)
     assert landed_event["run"]["facets"][RUN_FACET_KEY]["workflow_id"] == "wf-demo-webhook"
@@ -230,7 +231,7 @@ def test_without_a_reachable_api_the_event_still_names_the_run(caplog: pytest.Lo
     from airflow_provider_sixtyfour.operators.sixtyfour import SixtyfourRunWorkflowOperator
 
     op = SixtyfourRunWorkflowOperator(task_id="run", workflow_id="wf-x", sixtyfour_conn_id="no_such_connection")
-    op.lineage_facts.saw_run({"workflow_id": "wf-x", "status": "failed"}, job_id="job-7")
+    op.lineage_facts.saw_run(LiveStatus.from_json({"run_id": "job-7", "workflow_id": "wf-x", "status": "failed"}))
     event = as_event(op.get_openlineage_facets_on_failure(None), "FAIL")
     validate_event(event)
     assert event["run"]["facets"][RUN_FACET_KEY]["job_id"] == "job-7"

@@ -7,20 +7,22 @@ import math
 import pytest
 
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts
-from airflow_provider_sixtyfour.protocol.models import RunRecord, Workflow
+from airflow_provider_sixtyfour.protocol.models import LiveStatus, RunRecord, Workflow
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 
-LIVE = {
-    "run_id": "job-1",
-    "workflow_id": "wf-1",
-    "status": "completed",
-    "completed_blocks": 3,
-    "total_blocks": 3,
-    "blocks": [
-        {"block_name": "enrich", "sequence_number": 2, "status": "completed", "processed_count": 9},
-        {"block_name": "webhook", "sequence_number": 1, "status": "completed", "processed_count": 12},
-    ],
-}
+LIVE = LiveStatus.from_json(
+    {
+        "run_id": "job-1",
+        "workflow_id": "wf-1",
+        "status": "completed",
+        "completed_blocks": 3,
+        "total_blocks": 3,
+        "blocks": [
+            {"block_name": "enrich", "sequence_number": 2, "status": "completed", "processed_count": 9},
+            {"block_name": "webhook", "sequence_number": 1, "status": "completed", "processed_count": 12},
+        ],
+    }
+)
 
 
 def test_a_live_status_then_a_summary_then_a_record_and_the_workflow() -> None:
@@ -28,7 +30,7 @@ def test_a_live_status_then_a_summary_then_a_record_and_the_workflow() -> None:
     facts.saw_run(LIVE, run_url="https://app.example/runs/job-1")
     assert (facts.job_id, facts.workflow_id, facts.status, facts.rows_in) == ("job-1", "wf-1", "completed", 12)
     assert (facts.completed_blocks, facts.total_blocks, facts.run_url) == (3, 3, "https://app.example/runs/job-1")
-    facts.saw_run({"job_id": "job-1", "status": "completed", "output_rows": 11})
+    facts.saw_run(job_id="job-1", output_rows=11)
     assert facts.rows_out == 11
     assert facts.completed_blocks == 3
     facts.saw_record(
@@ -59,19 +61,20 @@ def test_a_live_status_then_a_summary_then_a_record_and_the_workflow() -> None:
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "12", None, math.nan, math.inf, [3]])
 def test_numbers_from_the_api_that_are_not_counts_are_left_out(bad: object) -> None:
     facts = LineageFacts()
-    facts.saw_run({"job_id": "j", "completed_blocks": bad, "total_blocks": bad, "output_rows": bad})
+    facts.saw_run(job_id="j", output_rows=bad)
     record = RunRecord(
         job_id="j", workflow_id="w", status=RunStatus.COMPLETED, metrics={"credits_used": bad, "rows_in": bad}
     )
     facts.saw_record(record)
-    assert (facts.completed_blocks, facts.total_blocks, facts.rows_out, facts.rows_in) == (None, None, None, None)
+    assert (facts.rows_out, facts.rows_in) == (None, None)
     if bad != 1.5:
         assert facts.credits_used is None
 
 
 def test_rows_in_waits_for_the_first_block_to_complete_and_metrics_win() -> None:
     facts = LineageFacts()
-    facts.saw_run({"run_id": "j", "blocks": [{"sequence_number": 1, "status": "running", "processed_count": 4}]})
+    running = [{"block_name": "webhook", "sequence_number": 1, "status": "running", "processed_count": 4}]
+    facts.saw_run(LiveStatus.from_json({"run_id": "j", "status": "running", "blocks": running}))
     assert facts.rows_in is None
     facts.saw_record(RunRecord(job_id="j", workflow_id="w", status=RunStatus.RUNNING, metrics={"input_rows": 40}))
     assert facts.rows_in == 40

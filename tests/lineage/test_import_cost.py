@@ -19,7 +19,7 @@ op = SixtyfourRunWorkflowOperator(task_id="t", workflow_id="wf", input_csv="s3:/
 new = sorted(set(sys.modules) - before)
 # Without the OpenLineage provider (import blocked), what execute records still works.
 sys.modules["openlineage"] = sys.modules["airflow.providers.openlineage"] = None
-op.lineage_facts.saw_run({"status": "completed", "output_rows": 3}, job_id="j")
+op.lineage_facts.saw_run(job_id="j", output_rows=3)
 op.lineage_facts.saw_landed([{"uri": "s3://b/out.csv", "row_count": 3}])
 try:
     op.get_openlineage_facets_on_start()
