@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_sixtyfour.hooks.lazy import sync_hook
 from airflow_provider_sixtyfour.lineage.facts import LineageFacts
 
 if TYPE_CHECKING:
@@ -73,9 +74,7 @@ class SixtyfourLineageMixin:
         )
 
     def _lineage_hook(self) -> SixtyfourHook:
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-
-        return SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
+        return sync_hook(self.sixtyfour_conn_id)
 
     def _lineage_inputs(self) -> list[str]:
         """URIs of the files the task's run read."""

@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
 from airflow_provider_sixtyfour.deadlines import DEFAULT_POLL_SECONDS, deadline_from, poll_seconds, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.hooks.lazy import sync_hook
 from airflow_provider_sixtyfour.hooks.waiting import RunWaitTimedOut, wait_for_run_end
 from airflow_provider_sixtyfour.protocol.describe import describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
@@ -68,11 +69,9 @@ class SixtyfourCancelRunOperator(BaseOperator):
             return self._execute()
 
     def _execute(self) -> str:
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-
         self._stop = threading.Event()
         job_id = str(self.job_id or "").strip()
-        hook = SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
+        hook = sync_hook(self.sixtyfour_conn_id)
         # on_kill (and, when waiting, the timeout) ends the hook's retry and rate-limit waits too.
         deadline = deadline_from(self._timeout_seconds) if self.wait_for_termination else None
         hook.bound_waits(self._stop, deadline)

@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_sixtyfour import connection_form
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.hooks.lazy import sync_hook
 from airflow_provider_sixtyfour.lineage.mixin import SixtyfourLineageMixin
 from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourInputError
@@ -132,11 +133,9 @@ class SixtyfourDownloadResultsOperator(SixtyfourLineageMixin, BaseOperator):
         self._abort: threading.Event | None = None
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-
         self._abort = threading.Event()
         self.lineage_facts.saw_run(job_id=str(self.job_id))
-        with fail_without_retries(), SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id) as hook:
+        with fail_without_retries(), sync_hook(self.sixtyfour_conn_id) as hook:
             hook.bound_waits(self._abort)  # on_kill ends the hook's retry and rate-limit waits too
             return land_and_announce(
                 self,

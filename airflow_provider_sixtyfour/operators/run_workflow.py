@@ -20,6 +20,7 @@ from airflow_provider_sixtyfour.deadlines import (
 )
 from airflow_provider_sixtyfour.failures import fail_without_retries
 from airflow_provider_sixtyfour.hooks.cancelling import CANCEL_BUDGET_SECONDS, cancel_within
+from airflow_provider_sixtyfour.hooks.lazy import SixtyfourHookMixin
 from airflow_provider_sixtyfour.hooks.waiting import RunWaitTimedOut, wait_for_run_end
 from airflow_provider_sixtyfour.idempotency import RunClaimer, RunLedger, TaskInstanceIdentity
 from airflow_provider_sixtyfour.lineage.mixin import SixtyfourLineageMixin
@@ -50,7 +51,7 @@ JOB_ID_XCOM_KEY = "job_id"
 WORKFLOW_ID_XCOM_KEY = "workflow_id"
 
 
-class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
+class SixtyfourRunWorkflowOperator(SixtyfourHookMixin, SixtyfourLineageMixin, BaseOperator):
     """Run a Sixtyfour workflow on rows or a CSV, wait for it, and return a summary of what it did.
 
     The run's ``job_id``, ``workflow_id`` and ``run_url`` (its page in the Sixtyfour app, shown as the
@@ -179,13 +180,6 @@ class SixtyfourRunWorkflowOperator(SixtyfourLineageMixin, BaseOperator):
         self._cancel_sent = False
         # Created in execute: operators are deep-copied before they run, and an Event cannot be.
         self._stop: threading.Event | None = None
-
-    @property
-    def hook(self) -> SixtyfourHook:
-        """A hook on ``sixtyfour_conn_id`` (imported lazily: DAG parsing stays cheap)."""
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-
-        return SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
 
     # -- execute ------------------------------------------------------------------------------------
 

@@ -242,7 +242,7 @@ def get_download_links(job_id: str, format: str = "csv") -> ApiCall[list[models.
         route=DOWNLOAD_LINKS,
         path=_path(DOWNLOAD_LINKS, run_id=run_id),
         params={"format": format},
-        parse=models.DownloadLink.list_from_api,
+        parse=models.download_links,
     )
 
 
@@ -259,7 +259,7 @@ def upload_csv(filename: str, content: IO[bytes]) -> ApiCall[str]:
 
 def list_workflows() -> ApiCall[list[models.Workflow]]:
     """``GET /workflows``: the organisation's workflows (without their definitions)."""
-    return ApiCall(method="GET", route=LIST_WORKFLOWS, path=LIST_WORKFLOWS, parse=models.Workflow.list_from_api)
+    return ApiCall(method="GET", route=LIST_WORKFLOWS, path=LIST_WORKFLOWS, parse=models.workflows)
 
 
 def get_workflow(workflow_id: str) -> ApiCall[models.Workflow]:

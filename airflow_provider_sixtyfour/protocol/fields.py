@@ -12,7 +12,7 @@ event as it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -154,6 +154,15 @@ def mapping(data: object, what: str) -> Mapping[str, Any]:
     if type(data) is not dict and not isinstance(data, Mapping):
         raise MalformedAnswer(f"expected a JSON object for {what}, got {_json_type(data)}")
     return data
+
+
+def list_of(item: Callable[[object], T], what: str) -> Callable[[object], list[T]]:
+    """A parser of a JSON list of ``what``, each item read by ``item`` (e.g. ``RunRecord.from_api``)."""
+
+    def parse(data: object) -> list[T]:
+        return [item(entry) for entry in as_list(data, what)]
+
+    return parse
 
 
 def as_list(data: object, what: str) -> list[Any]:

@@ -23,6 +23,7 @@ from typing import Any
 from airflow_provider_sixtyfour.protocol.fields import (
     MalformedAnswer,
     as_list,
+    list_of,
     mapping,
     opt_int,
     opt_str,
@@ -47,7 +48,10 @@ __all__ = [
     "RunStarted",
     "Workflow",
     "WorkflowBlock",
+    "download_links",
     "parse_timestamp",
+    "run_records",
+    "workflows",
 ]
 
 
@@ -138,10 +142,6 @@ class RunRecord(HowItEnded):
             raw=dict(obj),
         )
 
-    @classmethod
-    def list_from_api(cls, data: object) -> list[RunRecord]:
-        return [cls.from_api(item) for item in as_list(data, "runs")]
-
 
 @dataclass(frozen=True)
 class CancelResult:
@@ -208,10 +208,6 @@ class DownloadLink:
             file_size=opt_int(obj, "file_size"),
             results=[dict(r) for r in results if isinstance(r, Mapping)] if isinstance(results, list) else None,
         )
-
-    @classmethod
-    def list_from_api(cls, data: object) -> list[DownloadLink]:
-        return [cls.from_api(item) for item in as_list(data, "result files")]
 
 
 @dataclass(frozen=True)
@@ -288,6 +284,8 @@ class Workflow:
             raw=dict(obj),
         )
 
-    @classmethod
-    def list_from_api(cls, data: object) -> list[Workflow]:
-        return [cls.from_api(item) for item in as_list(data, "workflows")]
+
+#: Parsers of the API's lists: ``GET /workflows/runs`` (``runs``), a run's download links, ``GET /workflows``.
+run_records = list_of(RunRecord.from_api, "runs")
+download_links = list_of(DownloadLink.from_api, "result files")
+workflows = list_of(Workflow.from_api, "workflows")

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_sixtyfour.connection_form import DEFAULT_CONN_ID
 from airflow_provider_sixtyfour.deadlines import MAX_WAIT_SECONDS, deadline_from, timeout_seconds
 from airflow_provider_sixtyfour.failures import fail_without_retries
+from airflow_provider_sixtyfour.hooks.lazy import SixtyfourHookMixin
 from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.describe import ProgressTracker, describe_end
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
@@ -31,14 +32,13 @@ from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTr
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
 
 #: Extra time given to the triggerer's own deferral timeout, so the trigger's ``timeout`` event,
 #: which carries the run's last status, normally comes first.
 DEFER_TIMEOUT_GRACE = timedelta(minutes=5)
 
 
-class SixtyfourWorkflowRunSensor(BaseSensorOperator):
+class SixtyfourWorkflowRunSensor(SixtyfourHookMixin, BaseSensorOperator):
     """Waits until a Sixtyfour run, started elsewhere, has ended; succeeds only if it completed.
 
     A failed or cancelled run fails the sensor with the API's ``error_message``/``status_reason``
@@ -78,13 +78,6 @@ class SixtyfourWorkflowRunSensor(BaseSensorOperator):
         self.deferrable = deferrable
         # Created in execute: operators are deep-copied before they run, and an Event cannot be.
         self._stop: threading.Event | None = None
-
-    @cached_property
-    def hook(self) -> SixtyfourHook:
-        """The blocking hook used by ``poke``."""
-        from airflow_provider_sixtyfour.hooks.sixtyfour import SixtyfourHook
-
-        return SixtyfourHook(sixtyfour_conn_id=self.sixtyfour_conn_id)
 
     @cached_property
     def _progress(self) -> ProgressTracker:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_sixtyfour.protocol import endpoints
+from airflow_provider_sixtyfour.protocol import endpoints, models
 from airflow_provider_sixtyfour.protocol.answers import read_answer
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourResponseError
 from airflow_provider_sixtyfour.protocol.jsonable import to_jsonable
@@ -16,7 +16,6 @@ from airflow_provider_sixtyfour.protocol.models import (
     DownloadLink,
     LiveStatus,
     MalformedAnswer,
-    RunRecord,
     RunStarted,
     Workflow,
 )
@@ -69,7 +68,7 @@ def test_run_started_rejects_wrong_types() -> None:
 
 
 def test_run_record_list_parses_all_documented_fields() -> None:
-    records = RunRecord.list_from_api(
+    records = models.run_records(
         [
             {
                 "job_id": JOB_ID,
@@ -108,7 +107,7 @@ def test_run_record_list_parses_all_documented_fields() -> None:
 
 def test_run_record_list_must_be_a_list() -> None:
     with pytest.raises(MalformedAnswer, match="list of runs"):
-        RunRecord.list_from_api({"runs": []})
+        models.run_records({"runs": []})
 
 
 def _live(overall: str, blocks: list[dict[str, object]] | None = None, **extra: object) -> dict[str, object]:
@@ -279,12 +278,12 @@ def test_download_link_without_url() -> None:
 
 
 def test_download_links_list() -> None:
-    links = DownloadLink.list_from_api(
+    links = models.download_links(
         [{"filename": f"{i}.csv", "storage_bucket": "b", "block_number": i} for i in range(3)]
     )
     assert [link.block_number for link in links] == [0, 1, 2]
     with pytest.raises(MalformedAnswer, match="filename"):
-        DownloadLink.list_from_api([{"storage_bucket": "b"}])
+        models.download_links([{"storage_bucket": "b"}])
 
 
 def test_workflow_with_definition() -> None:
@@ -313,7 +312,7 @@ def test_workflow_with_definition() -> None:
 
 
 def test_workflow_list_has_no_blocks() -> None:
-    workflows = Workflow.list_from_api(
+    workflows = models.workflows(
         [{"id": "wf-1", "name": "A", "status": "ready", "step": "x", "workflow_definition": None}]
     )
     assert workflows[0].blocks == ()
