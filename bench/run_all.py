@@ -8,7 +8,10 @@ Runs, one after another so that they do not share the machine's two cores:
    per run (targets: < 500 requests a minute at 1,000 runs, event-loop lag < 100 ms at 5,000);
 4. ``download.py``: a 1 GiB result to ``file://`` and to S3 on moto against ``curl -o``, and four 256 MiB files
    at once, with ``land_results``'s defaults (targets: >= 80 % of curl, < 64 MiB RSS growth) and, for
-   information, with the opt-in ``sha256=True``.
+   information, with the opt-in ``sha256=True``;
+5. ``answers.py``: what the answer cap costs per 500-run list answer (against a plain join, and as a share of
+   parsing it), and the event loop's worst stall while one answer of 0.3, 8 and 32 MiB is parsed on the loop
+   and off it (issue 11: these hardenings must not slow the poller).
 
 Each script prints its own tables (streamed here as it runs and kept in the report) and writes its figures to
 the JSON file named by ``--json``; this command reads only those figures (never the printed text), puts each
@@ -16,7 +19,8 @@ next to its baseline from the same run and its target, and writes the report. A 
 fails (a flag it does not take fails it), overruns its time or writes no figures is reported as not run, with
 the reason. Benchmarks print; they assert nothing.
 
-    python bench/run_all.py [--profile full|tiny] [--only parse,ceiling,polling,download] [--output BENCHMARKS.md]
+    python bench/run_all.py [--profile full|tiny] [--only parse,ceiling,polling,download,answers]
+                            [--output BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import BENCH_DIR, REPO_ROOT, format_table, installed_version, machine_info
 
-STEP_NAMES = ("parse", "ceiling", "polling", "download")
+STEP_NAMES = ("parse", "ceiling", "polling", "download", "answers")
 JSON_DIR_PREFIX = "bench-run-all-"
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -61,7 +65,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             {"--runs": "5000", "--baseline": "5000", "--interval": "5", "--spread": "40", "--baseline-spread": "16"},
         ],
         "download": {"--size-mib": "1024", "--quad-mib": "256", "--rounds": "5"},
-        "timeouts": {"parse": 240, "ceiling": 180, "polling": 720, "download": 300},
+        "answers": {"--repeat": "25", "--stall-runs": "3", "--sizes": "8,32"},
+        "timeouts": {"parse": 240, "ceiling": 180, "polling": 720, "download": 300, "answers": 180},
     },
     # For the smoke test: every script, every code path, in about a minute.
     "tiny": {
@@ -71,7 +76,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             {"--runs": "3", "--baseline": "3", "--interval": "1", "--spread": "1", "--baseline-spread": "1"},
         ],
         "download": {"--size-mib": "8", "--quad-mib": "2", "--rounds": "1"},
-        "timeouts": {"parse": 120, "ceiling": 120, "polling": 120, "download": 180},
+        "answers": {"--repeat": "3", "--stall-runs": "1", "--small-runs": "2", "--sizes": "5"},
+        "timeouts": {"parse": 120, "ceiling": 120, "polling": 120, "download": 180, "answers": 120},
     },
 }
 
@@ -278,6 +284,15 @@ def read_download(step: Step) -> dict[str, dict[str, Any]]:
         document = invocation.json_result
         if isinstance(document, dict) and isinstance(document.get("scenarios"), dict):
             return dict(document["scenarios"])
+    return {}
+
+
+def read_answers(step: Step) -> dict[str, Any]:
+    """answers.py's ``--json``: ``{"cap": {...}, "stalls": [one record per answer and way of parsing], ...}``."""
+    for invocation in step.invocations:
+        document = invocation.json_result
+        if isinstance(document, dict) and isinstance(document.get("cap"), dict) and document.get("stalls"):
+            return document
     return {}
 
 
@@ -515,6 +530,52 @@ def ceiling_figures(ceiling: dict[str, float], polling: list[dict[str, Any]]) ->
     return figures
 
 
+def answers_figures(data: dict[str, Any]) -> list[Figure]:
+    """The answer cap's cost per poller answer, and the loop's stall per answer size, on the loop and off it."""
+    if not data:
+        return []
+    cap = data["cap"]
+    figures = [
+        Figure(
+            f"answer cap: cost per {cap['runs']}-run list answer (µs)",
+            f"{cap['extra_us']:.1f}",
+            f'{cap["join_us"]:.1f} (b"".join; BodyCollector {cap["collector_us"]:.1f})',
+            f"{cap['extra_pct_of_parse_reused']:.3f}% of its parse",
+            "none (issue 11: say what it costs)",
+            "",
+            f"its parse: {cap['parse_reused_us'] / 1000:.1f} ms with every record reused (the poller's steady "
+            f"state), {cap['parse_fresh_us'] / 1000:.1f} ms fresh ({cap['extra_pct_of_parse_fresh']:.3f}%); "
+            f"{cap['body_bytes'] / 2**20:.2f} MiB in {cap['chunks']} chunks of {cap['chunk_kib']} KiB",
+        )
+    ]
+    ways: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in data["stalls"]:
+        ways.setdefault(row["answer"], {})[row["route"]] = row
+    threshold = data.get("off_loop_parse_bytes", 4 * 2**20) / 2**20
+    for both in ways.values():
+        on, off = both.get("on the loop"), both.get("off the loop")
+        if on is None or off is None:
+            continue
+        default = "off the loop" if off["adrive_default"] else "on the loop"
+        bound = (
+            f"adrive parses it {default} (threshold {threshold:g} MiB); wall {on['wall_ms']:.0f} / "
+            f"{off['wall_ms']:.0f} ms; an idle loop overslept up to {data.get('idle_stall_ms', 0.0):.1f} ms"
+        )
+        gc_pause = max(on["gc_pause_ms"], off["gc_pause_ms"])
+        if gc_pause >= 10:
+            bound += f"; a garbage collection, from either thread, stopped the loop for up to {gc_pause:.0f} ms"
+        figures.append(
+            Figure(
+                f"loop stall while parsing a {on['mib']:.1f} MiB list answer ({on['runs']} runs): on the loop vs"
+                " off it (ms)",
+                f"{on['stall_ms']:.1f} / {off['stall_ms']:.1f}",
+                ratio=f"on/off {on['stall_ms'] / off['stall_ms']:.1f}x" if off["stall_ms"] > 0 else "",
+                bound=bound,
+            )
+        )
+    return figures
+
+
 def client_or_emulator(ceiling: dict[str, float], polling: list[dict[str, Any]], download: dict[str, Any]) -> str:
     """Whether the polling and download figures measured the client or hit the emulator's ceiling."""
     lines = []
@@ -557,6 +618,7 @@ def write_report(steps: dict[str, Step], args: argparse.Namespace, started: floa
     sections: dict[str, list[Figure]] = {
         "parse": parse_figures(read_parse(steps["parse"])) if "parse" in steps else [],
         "polling": polling_figures(polling, ceiling),
+        "answers": answers_figures(read_answers(steps["answers"])) if "answers" in steps else [],
         "download": download_figures(download),
         "ceiling": ceiling_figures(ceiling, polling),
     }
@@ -593,6 +655,7 @@ def write_report(steps: dict[str, Step], args: argparse.Namespace, started: floa
         "polling": "2. Waiting for N deferred runs: API calls, CPU, loop lag, detection latency",
         "download": "3. Downloading results",
         "ceiling": "4. The emulator's own ceiling",
+        "answers": "5. The answer cap and off-loop parsing: what they cost the poller",
     }
     notes = {
         "parse": "Fresh processes; the import of our operator, sensor and trigger modules (or the baseline's "
@@ -607,6 +670,11 @@ def write_report(steps: dict[str, Step], args: argparse.Namespace, started: floa
         "`with sha256=True` rows show what the opt-in checksum costs.",
         "ceiling": "Measured from a separate client process; `[per emulator CPU-second]` is the emulator's rate "
         "on one free core. Where the polling and download figures sit well below these, they measure the client.",
+        "answers": "In one process, no HTTP: the poller's 500-run list answer (emulator-shaped records) fed in 64 KiB "
+        "chunks through `BodyCollector` against a plain join, and one answer at a time through the real `adrive` "
+        "and `call_steps`, parsed on the loop or in a thread (`OFF_LOOP_PARSE_BYTES` set either side of its size), "
+        "while a task sleeping 5 ms records the loop's worst stall. The big answers are 500 runs with long "
+        "per-block `metrics` (the endpoint takes no more than `limit` records).",
     }
     for name, title in titles.items():
         if name not in steps:
@@ -658,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling": ("emulator_ceiling.py", [profile["ceiling"]]),
         "polling": ("polling.py", list(profile["polling"])),
         "download": ("download.py", [profile["download"]]),
+        "answers": ("answers.py", [profile["answers"]]),
     }
     started = time.monotonic()
     info = machine_info()

@@ -77,6 +77,10 @@ def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> No
     assert "defaults = DownloadOptions() (sha256=False" in out
     assert "land_results (defaults)" in out
     assert "same with sha256=True" in out
+    assert "1. The answer cap on a 500-run list answer" in out
+    assert re.search(r"^\s+\|\s+plain b\"\"\.join\(chunks\)\s+[\d.]+\s+[\d.]+$", out, re.MULTILINE)
+    assert re.search(r"^\s+\|\s+answer\s+MiB\s+parsed\s+adrive\s+wall ms\s+loop stall ms", out, re.MULTILINE)
+    assert re.search(r"^\s+\|\s+~5 MiB list\s+[\d.]+\s+off the loop\s+default\s", out, re.MULTILINE)
 
     report = report_path.read_text()
     assert "not run" not in report, report
@@ -125,6 +129,21 @@ def test_every_benchmark_runs_tiny_and_lands_in_the_report(tmp_path: Path) -> No
     assert not any("sha256=False" in name for name in rows)
     assert re.fullmatch(r"[\d.]+ MiB", rows["download to file://: peak RSS growth (worst run)"][0])
     assert re.fullmatch(r"[\d.]+ MiB", rows["download to S3 on moto: peak RSS growth"][0])
+
+    cap = rows["answer cap: cost per 500-run list answer (µs)"]
+    assert re.fullmatch(r"-?\d+\.\d", cap[0]), cap
+    assert re.fullmatch(r'[\d.]+ \(b"".join; BodyCollector [\d.]+\)', cap[1]), cap
+    assert re.fullmatch(r"-?[\d.]+% of its parse", cap[2]), cap
+    assert cap[3:5] == ["none (issue 11: say what it costs)", ""]
+    assert re.match(r"its parse: [\d.]+ ms with every record reused", cap[5]), cap
+    stall_row = r"loop stall while parsing a ([\d.]+) MiB list answer \(500 runs\): on the loop vs off it \(ms\)"
+    stalls = {match.group(1): cells for name, cells in rows.items() if (match := re.fullmatch(stall_row, name))}
+    assert sorted(stalls, key=float) == ["0.3", "5.0"], rows.keys()
+    for size, cells in stalls.items():
+        assert re.fullmatch(r"[\d.]+ / [\d.]+", cells[0]), cells
+        assert re.fullmatch(r"on/off [\d.]+x", cells[2]), cells
+        way = "on the loop" if size == "0.3" else "off the loop"
+        assert cells[5].startswith(f"adrive parses it {way} (threshold 4 MiB); wall "), cells
 
     assert re.match(r"\d+ req/s \(\d+ per emulator CPU-s\)", rows["emulator: live_status"][0])
     assert "- Polling: the busiest scenario" in report
@@ -224,10 +243,60 @@ def test_run_all_reports_download_figures_from_the_json_file(tmp_path: Path) -> 
     ]
 
 
+def test_run_all_reports_answer_figures_from_the_json_file(tmp_path: Path) -> None:
+    def stall(answer: str, mib: float, route: str, default: bool, stall_ms: float, gc_ms: float) -> dict[str, object]:
+        return {
+            "answer": answer, "bytes": int(mib * 2**20), "mib": mib, "runs": 500, "route": route,
+            "adrive_default": default, "samples": 3, "wall_ms": 3000.0, "stall_ms": stall_ms,
+            "worst_stall_ms": stall_ms, "gc_pause_ms": gc_ms, "full_collections": 1,
+        }  # fmt: skip
+
+    cap = {
+        "runs": 500, "body_bytes": 275000, "chunks": 5, "chunk_kib": 64, "repeat": 25, "collector_us": 6.0,
+        "join_us": 3.0, "extra_us": 3.0, "parse_fresh_us": 12000.0, "parse_reused_us": 3000.0,
+        "extra_pct_of_parse_fresh": 0.025, "extra_pct_of_parse_reused": 0.1,
+    }  # fmt: skip
+    stalls = [
+        stall("500-run list", 0.26, "on the loop", True, 12.0, 0.1),
+        stall("500-run list", 0.26, "off the loop", False, 6.0, 0.1),
+        stall("~32 MiB list", 31.86, "on the loop", False, 3200.0, 4.0),
+        stall("~32 MiB list", 31.86, "off the loop", True, 40.0, 55.0),
+    ]
+    document = json.dumps({"cap": cap, "stalls": stalls, "idle_stall_ms": 0.4, "off_loop_parse_bytes": 4 * 2**20})
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "answers.py").write_text(
+        FAKE_HELP + f"a, _ = p.parse_known_args()\nopen(a.json, 'w').write({document!r})\n"
+    )
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "answers", "--bench-dir", str(bench), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = summary_rows(report_path.read_text())
+    assert rows["answer cap: cost per 500-run list answer (µs)"] == [
+        "3.0",
+        '3.0 (b"".join; BodyCollector 6.0)',
+        "0.100% of its parse",
+        "none (issue 11: say what it costs)",
+        "",
+        "its parse: 3.0 ms with every record reused (the poller's steady state), 12.0 ms fresh (0.025%); "
+        "0.26 MiB in 5 chunks of 64 KiB",
+    ]
+    small = rows["loop stall while parsing a 0.3 MiB list answer (500 runs): on the loop vs off it (ms)"]
+    assert small[:2] == ["12.0 / 6.0", ""]
+    assert small[2] == "on/off 2.0x"
+    assert small[5] == (
+        "adrive parses it on the loop (threshold 4 MiB); wall 3000 / 3000 ms; an idle loop overslept up to 0.4 ms"
+    )
+    big = rows["loop stall while parsing a 31.9 MiB list answer (500 runs): on the loop vs off it (ms)"]
+    assert big[0] == "3200.0 / 40.0"
+    assert big[5].startswith("adrive parses it off the loop (threshold 4 MiB)")
+    assert big[5].endswith("; a garbage collection, from either thread, stopped the loop for up to 55 ms")
+
+
 def test_run_all_rejects_an_unknown_step(tmp_path: Path) -> None:
     result = run_all("--only", "parse,speed", "--output", str(tmp_path / "B.md"), timeout=60)
     assert result.returncode == 2
-    assert "--only: unknown speed; choose from parse, ceiling, polling, download" in result.stderr
+    assert "--only: unknown speed; choose from parse, ceiling, polling, download, answers" in result.stderr
     assert not (tmp_path / "B.md").exists()
 
 
