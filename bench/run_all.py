@@ -366,7 +366,7 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
             miss = s["req_per_min"] - TARGET_REQ_PER_MIN_AT_1000
             verdict = "met" if miss < 0 else f"MISSED by {miss:.0f} req/min"
         if b is not None:
-            late = b["worst_s"] > (b.get("interval") or 5.0) + LATENCY_SLACK_S
+            late = b["worst_s"] > b["interval"] + LATENCY_SLACK_S
             if late or b["lag_ms"] > TARGET_LAG_MS_AT_5000:
                 bound += (
                     f"; the baseline's client fell behind its schedule (loop lag {b['lag_ms']:.0f} ms,"
@@ -394,6 +394,10 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
             target = f"< {TARGET_LAG_MS_AT_5000:g} ms"
             miss = s["lag_ms"] - TARGET_LAG_MS_AT_5000
             verdict = "met" if miss < 0 else f"MISSED by {miss:.0f} ms"
+            floor = s.get("full_collection_floor_ms")
+            if miss >= 0 and floor is not None and floor >= TARGET_LAG_MS_AT_5000:
+                # One full collection of the heap Airflow and httpx bring costs more than the target itself.
+                verdict += f" (out of reach: one full collection costs {floor:.0f} ms before any trigger)"
         bound = (
             f"client CPU {100 * s['cpu_s'] / s['wall_s']:.0f}% of one core over {s['wall_s']:.0f} s"
             " (on a 2-core machine shared with the emulator)"
@@ -423,7 +427,7 @@ def polling_figures(rows: list[dict[str, Any]], ceiling: dict[str, float]) -> li
         )
     for n in sorted(shared):
         s, b = shared[n], baseline.get(n)
-        limit = (s.get("interval") or 5.0) + LATENCY_SLACK_S
+        limit = s["interval"] + LATENCY_SLACK_S
         miss = s["worst_s"] - limit
         verdict = "met" if miss <= 0 else f"MISSED by {miss:.2f} s"
         if miss != miss:  # NaN: no run's end was seen at all

@@ -293,6 +293,37 @@ def test_run_all_reports_answer_figures_from_the_json_file(tmp_path: Path) -> No
     assert big[5].endswith("; a garbage collection, from either thread, stopped the loop for up to 55 ms")
 
 
+@pytest.mark.parametrize(
+    ("lag_ms", "floor_ms", "verdict"),
+    [
+        (80.0, 110.0, "met"),
+        (150.0, 60.0, "MISSED by 50 ms"),
+        (150.0, 110.0, "MISSED by 50 ms (out of reach: one full collection costs 110 ms before any trigger)"),
+    ],
+)
+def test_the_lag_verdict_at_5000_runs_names_a_floor_above_the_target(
+    tmp_path: Path, lag_ms: float, floor_ms: float, verdict: str
+) -> None:
+    record = {
+        "mode": "shared", "runs": 5000, "interval": 5.0, "wall_s": 75.0, "lists": 100, "live": 5000,
+        "req_per_min": 4100.0, "poll_per_min": 130.0, "calls_per_run": 1.0, "cpu_s": 40.0, "lag_ms": lag_ms,
+        "lag_no_gc_ms": 40.0, "gc_pause_ms": lag_ms, "full_collections": 4, "p50_s": 3.0, "worst_s": 6.0,
+        "ends_seen": 5000, "ends": {"success": 5000}, "full_collection_floor_ms": floor_ms,
+    }  # fmt: skip
+    document = json.dumps({"results": [record], "full_collection_floor_ms": floor_ms})
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "polling.py").write_text(
+        FAKE_HELP + f"a, _ = p.parse_known_args()\nopen(a.json, 'w').write({document!r})\n"
+    )
+    report_path = tmp_path / "BENCHMARKS.md"
+    result = run_all("--only", "polling", "--bench-dir", str(bench), "--output", str(report_path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    row = summary_rows(report_path.read_text())["worst event-loop lag, 5000 runs (client CPU s)"]
+    assert row[3:5] == ["< 100 ms", verdict]
+    assert f"a full collection costs at least {floor_ms:.0f} ms here before any trigger exists" in row[5]
+
+
 def test_run_all_rejects_an_unknown_step(tmp_path: Path) -> None:
     result = run_all("--only", "parse,speed", "--output", str(tmp_path / "B.md"), timeout=60)
     assert result.returncode == 2
