@@ -27,10 +27,11 @@ from airflow_provider_sixtyfour.protocol.describe import ProgressTracker, descri
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError, is_transient
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.trigger_events import RunEvent
-from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
 
 
 #: Extra time given to the triggerer's own deferral timeout, so the trigger's ``timeout`` event,
@@ -126,6 +127,8 @@ class SixtyfourWorkflowRunSensor(SixtyfourHookMixin, BaseSensorOperator):
 
     def _trigger(self) -> tuple[SixtyfourWorkflowRunTrigger, timedelta]:
         """The trigger to defer to and the sensor's timeout; every value checked before deferring."""
+        from airflow_provider_sixtyfour.triggers.sixtyfour import SixtyfourWorkflowRunTrigger
+
         timeout = timeout_seconds(self.timeout)
         if timeout is None:  # BaseSensorOperator always sets one; None here would mean "no limit"
             timeout = MAX_WAIT_SECONDS

@@ -16,7 +16,6 @@ from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.errors import SixtyfourError
 from airflow_provider_sixtyfour.protocol.statuses import RunStatus
 from airflow_provider_sixtyfour.protocol.validate import LIST_LIMIT_MAX
-from airflow_provider_sixtyfour.triggers.poller import Failed, Retrying, subscribe_runs_list
 from airflow_provider_sixtyfour.triggers.run_ends import (
     RunEndTracker,
     Watermark,
@@ -103,6 +102,7 @@ class SixtyfourWorkflowRunEventTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield an event for each watched run that ends, for as long as the watcher lives."""
         from airflow_provider_sixtyfour.hooks.settings import aload_settings
+        from airflow_provider_sixtyfour.triggers.poller import Failed, Retrying, subscribe_runs_list
 
         try:
             settings = await aload_settings(self.sixtyfour_conn_id)

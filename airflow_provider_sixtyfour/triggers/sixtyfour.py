@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -16,15 +16,9 @@ from airflow_provider_sixtyfour.protocol import validate
 from airflow_provider_sixtyfour.protocol.describe import ProgressTracker
 from airflow_provider_sixtyfour.protocol.models import LiveStatus
 from airflow_provider_sixtyfour.trigger_events import RunEvent
-from airflow_provider_sixtyfour.triggers.poller import (
-    DEADLINE_REACHED,
-    DeadlineReached,
-    Failed,
-    Finished,
-    Retrying,
-    Subscription,
-    subscribe_run,
-)
+
+if TYPE_CHECKING:
+    from airflow_provider_sixtyfour.triggers.poller import Subscription
 
 #: Longest time ``on_kill`` spends cancelling the remote run (Airflow allows it 30 s by default).
 ON_KILL_TIMEOUT = 20.0
@@ -98,6 +92,15 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
         return RunEvent("timeout", self.job_id, message, last).to_json()
 
     async def _wait(self) -> dict[str, Any]:
+        # The shared poller is imported here, in the triggerer, not when a DAG file imports this module.
+        from airflow_provider_sixtyfour.triggers.poller import (
+            DeadlineReached,
+            Failed,
+            Finished,
+            Retrying,
+            subscribe_run,
+        )
+
         if self.deadline is not None and time.time() >= self.deadline:
             return self._timeout_event(None)
         try:
@@ -148,6 +151,8 @@ class SixtyfourWorkflowRunTrigger(BaseTrigger):
     def _arm_deadline(self, subscription: Subscription) -> asyncio.TimerHandle | None:
         if self.deadline is None:
             return None
+        from airflow_provider_sixtyfour.triggers.poller import DEADLINE_REACHED
+
         delay = max(0.0, self.deadline - time.time())
         return asyncio.get_running_loop().call_later(delay, subscription.put, DEADLINE_REACHED)
 

@@ -24,3 +24,35 @@ def test_hook_import_is_cheap() -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"\nimporting the hook module took {result['ms']:.1f} ms after Airflow")
     assert result["heavy"] == []
+
+
+PARSE_PROBE = """
+import json, sys
+import airflow.sdk
+before = set(sys.modules)
+import airflow_provider_sixtyfour.operators.sixtyfour
+import airflow_provider_sixtyfour.sensors.sixtyfour
+import airflow_provider_sixtyfour.triggers.sixtyfour
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+#: Modules a task or the triggerer needs, never a DAG file being parsed: the hooks' HTTP machinery, the
+#: shared poller, landing and streaming (stop 20: the poller and every transfers module came in at parse).
+RUNTIME_ONLY = (
+    "airflow_provider_sixtyfour.hooks.sixtyfour",
+    "airflow_provider_sixtyfour.hooks.retrying",
+    "airflow_provider_sixtyfour.triggers.poller",
+    "airflow_provider_sixtyfour.triggers.run_poller",
+    "airflow_provider_sixtyfour.triggers.plan",
+    "airflow_provider_sixtyfour.transfers.landing",
+    "airflow_provider_sixtyfour.transfers.streaming",
+    "airflow_provider_sixtyfour.transfers.destination",
+    "httpx",
+    "requests",
+)
+
+
+def test_parsing_a_dag_file_imports_no_runtime_machinery() -> None:
+    proc = subprocess.run([sys.executable, "-c", PARSE_PROBE], capture_output=True, text=True, timeout=120, check=True)
+    new = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [m for m in new if m in RUNTIME_ONLY] == []

@@ -58,3 +58,17 @@ def test_values_that_cannot_work_are_refused(changes: dict[str, object], message
     # The provider's own error, final: a task fails at once instead of retrying the same input.
     assert isinstance(caught.value, SixtyfourError)
     assert is_final(caught.value)
+
+
+def test_every_name_the_package_exports_is_the_one_its_module_defines() -> None:
+    # transfers/__init__.py imports its names when first used (DAG parsing stays cheap): each must resolve.
+    import importlib
+
+    import airflow_provider_sixtyfour.transfers as transfers
+
+    for name in transfers.__all__:
+        home = importlib.import_module(f"airflow_provider_sixtyfour.transfers.{transfers._HOMES[name]}")
+        assert getattr(transfers, name) is getattr(home, name), name
+    assert sorted(transfers._HOMES) == sorted(transfers.__all__)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        transfers.nothing_here  # noqa: B018
