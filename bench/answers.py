@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import format_table, median
+from common import GcClock, format_table, median
 
 from airflow_provider_sixtyfour.hooks import retrying
 from airflow_provider_sixtyfour.hooks.outcomes import Answer, BodyCollector, Outcome
@@ -240,22 +240,6 @@ def cap_report(cap: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------------
 # 2. Off-loop parsing: the loop's worst stall while one answer is parsed
 # --------------------------------------------------------------------------------------------------
-
-
-class GcClock:
-    """The garbage collector's worst pause and full collections (whichever thread started them)."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self.full_collections = 0
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.worst = max(self.worst, time.perf_counter() - self._started)
-            self.full_collections += info["generation"] == 2
 
 
 async def ticker(stop: asyncio.Event, worst: list[float]) -> None:

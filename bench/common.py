@@ -314,3 +314,22 @@ def _cell(value: object) -> str:
             return "n/a"
         return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
     return str(value)
+
+
+class GcClock:
+    """Adds up the time the garbage collector stops the world, to tell its pauses from the loop's own lag."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.worst = 0.0
+        self.full_collections = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._started
+            self.total += pause
+            self.worst = max(self.worst, pause)
+            self.full_collections += info["generation"] == 2

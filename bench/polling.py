@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import emulator_admin
+from common import GcClock, emulator_admin
 from emulator_ceiling import API_KEY, start_emulator
 
 from airflow_provider_sixtyfour.protocol.endpoints import LIST_RUNS, LIVE_STATUS
@@ -87,25 +87,6 @@ def poll_counts(base: str) -> tuple[int, int]:
 
 def epoch(iso: str | None) -> float | None:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else None
-
-
-class GcClock:
-    """Adds up the time the garbage collector stops the world, to tell its pauses from the loop's own lag."""
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self.worst = 0.0
-        self.full_collections = 0
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            pause = time.perf_counter() - self._started
-            self.total += pause
-            self.worst = max(self.worst, pause)
-            self.full_collections += info["generation"] == 2
 
 
 def full_collection_floor(repeats: int = 5) -> float:
